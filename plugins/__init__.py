@@ -1,0 +1,1 @@
+"""Built-in model plugins: one module per model, configured by ``conf/model/<name>.yaml``."""

@@ -1,0 +1,1 @@
+"""Full-ranking evaluation, the same for every model."""

@@ -1,0 +1,189 @@
+"""Scores users in batches, ranks all items and accumulates per-user metrics.
+
+The same :class:`RankingAccumulator` serves the Lightning validation/test loops of gradient
+models and the plain loop of fitted models, so every model is scored by one code path.
+Under DDP each process evaluates a disjoint shard of users and :meth:`RankingAccumulator.gather`
+joins the shards, so every user is counted exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from recbench.errors import RecbenchError
+from recbench.evaluation.metrics import per_user_metrics
+from recbench.evaluation.ranking import mask_known, top_k
+
+
+def dense_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> Tensor:
+    """Rows of a CSR matrix as a dense float tensor ``[len(rows), n_cols]``."""
+    return torch.from_numpy(matrix[rows].toarray().astype(np.float32, copy=False))
+
+
+class EvaluationBatches(Dataset):
+    """Batches of the users that have a target in one stage; one item of the dataset = one batch.
+
+    Users are sharded across processes without padding (``rank::world_size``) so that a user is
+    never evaluated twice.
+
+    Each batch is ``{"users": [B], "history": [B, n_items], "target": [B, n_items]}``.
+    """
+
+    def __init__(self, history: sp.csr_matrix, target: sp.csr_matrix, batch_size: int,
+                 rank: int = 0, world_size: int = 1):
+        users = np.flatnonzero(np.diff(target.indptr) > 0)[rank::world_size]
+        self.batches = [users[i:i + batch_size] for i in range(0, len(users), batch_size)]
+        self.history, self.target = history, target
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        users = self.batches[index]
+        return {
+            "users": torch.from_numpy(users),
+            "history": dense_rows(self.history, users),
+            "target": dense_rows(self.target, users),
+        }
+
+
+@dataclass
+class RankingResult:
+    """Per-user metrics of one stage, plus what is only defined over all users."""
+
+    users: np.ndarray  # [n_evaluated] user indices
+    per_user: dict[str, np.ndarray]  # metric -> [n_evaluated]
+    coverage: dict[str, float]  # "coverage@K" -> share of items recommended to anyone
+    top_items: np.ndarray | None = None  # [n_evaluated, max(ks)] when kept
+    top_scores: np.ndarray | None = None
+
+    def summary(self, stage: str) -> dict[str, float]:
+        """Mean of each metric over users, keyed ``stage/metric@k``."""
+        out = {f"{stage}/{name}": float(values.mean()) if len(values) else float("nan")
+               for name, values in self.per_user.items()}
+        out.update({f"{stage}/{name}": value for name, value in self.coverage.items()})
+        return out
+
+
+class RankingAccumulator:
+    """Collects per-user metrics batch by batch, on the scores' device (no host syncs per batch)."""
+
+    def __init__(self, ks: list[int], n_items: int, keep_top_items: bool = False):
+        self.ks = sorted(ks)
+        self.n_items = n_items
+        self.keep_top_items = keep_top_items
+        self.users: list[Tensor] = []
+        self.metrics: list[Tensor] = []  # each [B, n_metrics]
+        self.top_items: list[Tensor] = []
+        self.top_scores: list[Tensor] = []
+        self.recommended: Tensor | None = None  # [len(ks), n_items] counts
+        self.non_finite: Tensor | None = None
+        self.names: list[str] = []
+
+    def add(self, users: Tensor, scores: Tensor, history: Tensor, target: Tensor) -> None:
+        """Rank one batch. Shapes: users ``[B]``, scores/history/target ``[B, n_items]``."""
+        if scores.shape != target.shape:
+            raise RecbenchError(
+                f"the model returned scores of shape {tuple(scores.shape)}, expected "
+                f"{tuple(target.shape)} (users x items): score() must score every item")
+        finite = torch.isfinite(scores).all()
+        self.non_finite = ~finite if self.non_finite is None else self.non_finite | ~finite
+        scores = mask_known(torch.nan_to_num(scores.float(), nan=float("-inf")), history)
+        kmax = min(max(self.ks), self.n_items)
+        top = top_k(scores, kmax)  # [B, kmax]
+        hits = target.gather(1, top).gt(0).float()  # [B, kmax]
+        metrics = per_user_metrics(hits, target.gt(0).sum(dim=1), self.ks)
+        self.names = list(metrics)
+        self.users.append(users)
+        self.metrics.append(torch.stack(list(metrics.values()), dim=1))
+        if self.recommended is None:
+            self.recommended = torch.zeros(len(self.ks), self.n_items, device=scores.device)
+        for row, k in enumerate(self.ks):
+            self.recommended[row].index_add_(0, top[:, :k].reshape(-1),
+                                             torch.ones(top[:, :k].numel(), device=scores.device))
+        if self.keep_top_items:
+            self.top_items.append(top)
+            self.top_scores.append(scores.gather(1, top))
+
+    def gather(self, all_gather: Callable[[Tensor], Tensor] | None = None,
+               reduce_sum: Callable[[Tensor], Tensor] | None = None) -> RankingResult:
+        """Join this process's batches (and, when given, all processes') into one result.
+
+        Args:
+            all_gather: gathers a same-shaped tensor from every process into ``[world, ...]``.
+            reduce_sum: sums a tensor over processes.
+        """
+        device = self.recommended.device if self.recommended is not None else torch.device("cpu")
+        n_metrics = len(self.names) or len(per_user_metrics(torch.zeros(1, 1), torch.ones(1), self.ks))
+        users = torch.cat(self.users) if self.users else torch.zeros(0, dtype=torch.long, device=device)
+        metrics = torch.cat(self.metrics) if self.metrics else torch.zeros(0, n_metrics, device=device)
+        recommended = self.recommended if self.recommended is not None else torch.zeros(
+            len(self.ks), self.n_items, device=device)
+        non_finite = self.non_finite if self.non_finite is not None else torch.tensor(False, device=device)
+        tops = torch.cat(self.top_items) if self.top_items else None
+        top_scores = torch.cat(self.top_scores) if self.top_scores else None
+        if all_gather is not None:
+            gathered = _gather_ragged(all_gather, users.to(device), metrics.to(device), tops, top_scores)
+            users, metrics, tops, top_scores = gathered
+            recommended = reduce_sum(recommended)
+            non_finite = reduce_sum(non_finite.float()) > 0
+        if bool(non_finite):
+            raise RecbenchError("the model produced NaN or infinite scores: lower the learning rate, "
+                                "check the model's hyperparameters, or fix its score()")
+        if not self.names:
+            self.names = list(per_user_metrics(torch.zeros(1, max(self.ks)), torch.ones(1), self.ks))
+        order = torch.argsort(users)
+        users, metrics = users[order].cpu().numpy(), metrics[order].cpu().numpy()
+        coverage = {f"coverage@{k}": float((recommended[row] > 0).float().mean())
+                    for row, k in enumerate(self.ks)}
+        return RankingResult(
+            users=users,
+            per_user={name: metrics[:, col] for col, name in enumerate(self.names)},
+            coverage=coverage,
+            top_items=tops[order].cpu().numpy() if tops is not None else None,
+            top_scores=top_scores[order].cpu().numpy() if top_scores is not None else None,
+        )
+
+
+def _gather_ragged(all_gather, users: Tensor, *rows: Tensor | None) -> list[Tensor | None]:
+    """Gather per-process tensors of different lengths (padded to the longest, then trimmed).
+
+    ``users`` is ``[n]``; each of ``rows`` is ``[n, ...]`` or None.
+    """
+    counts = all_gather(torch.tensor([len(users)], device=users.device)).view(-1)
+    pad = int(counts.max()) - len(users)
+    padded_users = torch.cat([users, users.new_full((pad,), -1)])
+    all_users = all_gather(padded_users).reshape(-1)
+    keep = all_users >= 0
+    out = [all_users[keep]]
+    for tensor in rows:
+        if tensor is None:
+            out.append(None)
+            continue
+        padded = torch.cat([tensor, tensor.new_zeros((pad, *tensor.shape[1:]))])
+        out.append(all_gather(padded).reshape(-1, *tensor.shape[1:])[keep])
+    return out
+
+
+@torch.no_grad()
+def evaluate(model, history: sp.csr_matrix, target: sp.csr_matrix, ks: list[int], batch_size: int,
+             device: torch.device, keep_top_items: bool = False) -> RankingResult:
+    """Evaluate a model in this process over all users with a target (the fitted-model path)."""
+    accumulator = RankingAccumulator(ks, target.shape[1], keep_top_items)
+    was_training = getattr(model, "training", False)
+    if hasattr(model, "eval"):
+        model.eval()
+    for batch in EvaluationBatches(history, target, batch_size):
+        batch = {name: tensor.to(device) for name, tensor in batch.items()}
+        accumulator.add(batch["users"], model.score(batch["users"], batch["history"]),
+                        batch["history"], batch["target"])
+    if was_training:
+        model.train()
+    return accumulator.gather()

@@ -1,0 +1,1 @@
+"""Training: batches built in whole tensors, one Lightning module, one runner for fitted models."""

@@ -1,0 +1,140 @@
+"""The one Lightning module that trains every gradient model, and its data module."""
+
+from __future__ import annotations
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from recbench.data.interactions import SplitData
+from recbench.errors import RecbenchError
+from recbench.evaluation.evaluator import EvaluationBatches, RankingAccumulator, RankingResult
+from recbench.training.batches import EpochSampler, InteractionBatches, UserBatches
+
+
+class RecommenderModule(pl.LightningModule):
+    """Trains a :class:`~recbench.plugin.GradientModel` and evaluates it by full ranking.
+
+    Validation and test share :meth:`_evaluation_step`; the epoch's metrics are gathered over
+    DDP processes once, at the end of the epoch, so each user counts exactly once.
+
+    Args:
+        model: the plugin.
+        n_items: number of items (the width of the score matrix).
+        ks: metric cut-offs.
+        keep_top_items: keep each test user's top-K list (for ``recommendations.parquet``).
+    """
+
+    def __init__(self, model: torch.nn.Module, n_items: int, ks: list[int], keep_top_items: bool = False):
+        super().__init__()
+        self.model = model
+        self.n_items = n_items
+        self.ks = list(ks)
+        self.keep_top_items = keep_top_items
+        self.automatic_optimization = not getattr(model, "manual_optimization", False)
+        self._accumulator: RankingAccumulator | None = None
+        self._loss_not_finite = torch.zeros((), dtype=torch.bool)
+        self.last_result: dict[str, RankingResult] = {}
+
+    def configure_optimizers(self):
+        if hasattr(self.model, "configure_optimizers"):
+            return self.model.configure_optimizers()
+        return self.model.optimizer(self.model.parameters())
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int):
+        if not self.automatic_optimization:
+            loss = self.model.manual_step(batch, self)
+        else:
+            loss = self.model.loss(batch)
+        # Checked once per epoch (on_validation_epoch_start): no host sync per step.
+        self._loss_not_finite = self._loss_not_finite.to(loss.device) | ~torch.isfinite(loss.detach())
+        self.log("train/loss", loss.detach(), prog_bar=True, on_step=False, on_epoch=True,
+                 batch_size=len(batch["users"]))
+        return loss if self.automatic_optimization else None
+
+    def _check_loss(self) -> None:
+        not_finite = self.trainer.strategy.reduce(self._loss_not_finite.float(), reduce_op="sum")
+        if float(not_finite) > 0:
+            raise RecbenchError(
+                f"the training loss of {type(self.model).__name__} became NaN or infinite in epoch "
+                f"{self.current_epoch}: lower the learning rate (model.optimizer.lr) or the "
+                "weight decay, or check the model's hyperparameters")
+
+    # -- evaluation -------------------------------------------------------------------------
+    def on_validation_epoch_start(self) -> None:
+        self._check_loss()
+        self._accumulator = RankingAccumulator(self.ks, self.n_items)
+
+    def on_test_epoch_start(self) -> None:
+        self._accumulator = RankingAccumulator(self.ks, self.n_items, self.keep_top_items)
+
+    def _evaluation_step(self, batch: dict[str, Tensor]) -> None:
+        scores = self.model.score(batch["users"], batch["history"])  # [B, n_items]
+        self._accumulator.add(batch["users"], scores, batch["history"], batch["target"])
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._evaluation_step(batch)
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._evaluation_step(batch)
+
+    def _finish_evaluation(self, stage: str) -> None:
+        distributed = self.trainer.world_size > 1
+        result = self._accumulator.gather(
+            all_gather=self.all_gather if distributed else None,
+            reduce_sum=(lambda t: self.trainer.strategy.reduce(t, reduce_op="sum")) if distributed else None,
+        )
+        self.last_result[stage] = result
+        self._accumulator = None
+        # Already global over processes, so no further sync is needed.
+        self.log_dict(result.summary(stage), prog_bar=False, sync_dist=False, rank_zero_only=False)
+
+    def on_validation_epoch_end(self) -> None:
+        self._finish_evaluation("valid")
+
+    def on_test_epoch_end(self) -> None:
+        self._finish_evaluation("test")
+
+
+class InteractionDataModule(pl.LightningDataModule):
+    """Training batches of the kind the model asks for, and user batches for evaluation.
+
+    Each process builds its own shard from the trainer's rank (``use_distributed_sampler`` is off
+    in the trainer configs: recbench's batches shard themselves).
+    """
+
+    def __init__(self, split: SplitData, batch_kind: str, batch_size: int, eval_batch_size: int,
+                 seed: int, num_negatives: int = 0):
+        super().__init__()
+        if batch_kind not in ("interactions", "users"):
+            raise RecbenchError(f"unknown batch_kind {batch_kind!r}: a gradient model must set "
+                                "batch_kind to 'interactions' or 'users'")
+        self.split, self.batch_kind = split, batch_kind
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.seed, self.num_negatives = seed, num_negatives
+        self.train_matrix = split.train
+
+    def _shard(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+    def train_dataloader(self) -> DataLoader:
+        if self.batch_kind == "interactions":
+            dataset = InteractionBatches(self.train_matrix, self.batch_size, self.num_negatives, self.seed)
+        else:
+            dataset = UserBatches(self.train_matrix, self.batch_size, self.seed)
+        rank, world_size = self._shard()
+        return DataLoader(dataset, batch_size=None, sampler=EpochSampler(len(dataset), rank, world_size))
+
+    def _evaluation_loader(self, stage: str) -> DataLoader:
+        history, target = self.split.stage(stage)
+        rank, world_size = self._shard()
+        return DataLoader(EvaluationBatches(history, target, self.eval_batch_size, rank, world_size),
+                          batch_size=None)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._evaluation_loader("valid")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._evaluation_loader("test")
