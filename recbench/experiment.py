@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from recbench.data.interactions import Interactions, SplitData
-from recbench.data.preprocess import preprocess, statistics
+from recbench.data.loading import load_dataset
+from recbench.data.preprocess import statistics
+from recbench.config import build
 from recbench.errors import RecbenchError, require, require_positive
 from recbench.evaluation.evaluator import RankingResult
 from recbench.plugin import is_fit_model, model_name
@@ -23,28 +23,6 @@ from recbench.results import RESULTS_FILE, SCHEMA_VERSION, git_revision, library
 from recbench.training.runner import Outcome, run_fit_model, run_gradient_model
 
 log = logging.getLogger("recbench")
-
-
-def build(node: DictConfig, what: str, **kwargs):
-    """``instantiate(node, **kwargs)``, turning constructor errors into one readable message."""
-    try:
-        return instantiate(node, **kwargs)
-    except InstantiationException as error:
-        cause = error.__cause__
-        if isinstance(cause, RecbenchError):
-            raise cause from None
-        if isinstance(cause, TypeError) and "unexpected keyword argument" in str(cause):
-            raise RecbenchError(f"{what} config has a key that {node.get('_target_')} does not take: {cause}. "
-                                f"Fix its spelling or remove it") from None
-        raise RecbenchError(f"could not build {what} ({node.get('_target_')}): {cause or error}") from None
-
-
-def load_dataset(cfg: DictConfig) -> Interactions:
-    """Read the dataset named by ``cfg.dataset`` and apply its preprocessing."""
-    loaded = build(cfg.dataset.source, "dataset")
-    frame, item_info = loaded if isinstance(loaded, tuple) else (loaded, None)
-    frame = preprocess(frame, **cfg.dataset.get("preprocess", {}))
-    return Interactions.from_frame(frame, item_info)
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -62,7 +40,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
     output_dir = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
 
-    data = load_dataset(cfg)
+    data = load_dataset(cfg.dataset)
     split: SplitData = build(cfg.split, "split")(data, seed=cfg.split.get("seed", cfg.seed))
     stats = statistics(data)
     log.info("dataset %s: %s; split %s", cfg.dataset.name, stats, split.counts())

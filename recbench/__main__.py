@@ -1,0 +1,5 @@
+import sys
+
+from recbench.cli import main
+
+sys.exit(main())
