@@ -132,7 +132,7 @@ def main(cfg: DictConfig) -> float | None:
     try:
         results = train(cfg)
     except RecbenchError as error:
-        multirun = HydraConfig.initialized() and HydraConfig.get().mode.name == "MULTIRUN"
+        multirun = HydraConfig.initialized() and getattr(HydraConfig.get().mode, "name", None) == "MULTIRUN"
         if multirun:
             raise
         log.error("%s", error)

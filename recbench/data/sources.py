@@ -27,7 +27,7 @@ def find_dataset_dir(name: str, path: str | None, required: list[str]) -> Path:
     searched = ", ".join(str(c) for c in candidates) or f"nothing (${DATA_DIR_ENV} is not set)"
     raise RecbenchError(
         f"dataset {name!r} not found: searched {searched}. Put {', '.join(required)} into "
-        f"${DATA_DIR_ENV}/{name} or pass dataset.path=/folder/with/the/files"
+        f"${DATA_DIR_ENV}/{name} or set dataset.source.path=/folder/with/the/files"
     )
 
 

@@ -26,9 +26,9 @@ def generate_synthetic(
     latent_dim: int = 8,
     mean_interactions: float = 40.0,
     min_interactions: int = 5,
-    popularity_exponent: float = 1.0,
-    taste_strength: float = 2.0,
-    category_affinity: float = 1.5,
+    popularity_exponent: float = 1.5,
+    taste_strength: float = 3.0,
+    category_affinity: float = 1.0,
     seed: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Generate interactions and item side information.

@@ -38,9 +38,13 @@ class RecommenderModule(pl.LightningModule):
         self.last_result: dict[str, RankingResult] = {}
 
     def configure_optimizers(self):
-        if hasattr(self.model, "configure_optimizers"):
-            return self.model.configure_optimizers()
-        return self.model.optimizer(self.model.parameters())
+        try:
+            if hasattr(self.model, "configure_optimizers"):
+                return self.model.configure_optimizers()
+            return self.model.optimizer(self.model.parameters())
+        except ValueError as error:  # torch.optim's checks, e.g. "Invalid learning rate: -0.1"
+            raise RecbenchError(f"model.optimizer: {error}. Set model.optimizer.lr and "
+                                "model.optimizer.weight_decay to values >= 0") from None
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int):
         if not self.automatic_optimization:

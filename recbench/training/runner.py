@@ -101,7 +101,8 @@ def run_gradient_model(model, split: SplitData, cfg: DictConfig, logger, output_
         data = InteractionDataModule(merged, model.batch_kind, model.batch_size, evaluation.batch_size,
                                      cfg.seed, getattr(model, "num_negatives", 0))
         trainer = _trainer(cfg.trainer, output_dir, logger, extra_callbacks,
-                           max_epochs=best_epoch + 1, min_epochs=best_epoch + 1, limit_val_batches=0)
+                           max_epochs=best_epoch + 1, min_epochs=best_epoch + 1, limit_val_batches=0,
+                           enable_checkpointing=False)
         start = time.perf_counter()
         trainer.fit(module, datamodule=data)
         train_seconds += time.perf_counter() - start

@@ -1,0 +1,109 @@
+"""The run path end to end on tiny data: both plugin paths, results, reproducibility."""
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recbench.experiment import train
+from tests.helpers import compose_config
+
+
+def run(tmp_path, *overrides, tiny=True):
+    return train(compose_config(list(overrides), tmp_path, tiny=tiny))
+
+
+def test_fit_path_records_everything(tmp_path):
+    results = run(tmp_path, "model=pop")
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["metrics"] == pytest.approx(results["metrics"])
+    assert saved["model"] == {"name": "pop", "target": "plugins.pop.Pop", "n_params": 0}
+    assert saved["dataset"]["name"] == "synthetic" and len(saved["dataset"]["fingerprint"]) == 16
+    assert saved["dataset"]["stats"]["n_users"] == 120
+    assert saved["split"]["config"]["ratios"] == [0.8, 0.1, 0.1]
+    assert saved["seed"] == 42 and saved["config"]["model"]["_target_"] == "plugins.pop.Pop"
+    assert saved["versions"]["torch"] and saved["versions"]["pytorch-lightning"]
+    assert "git_revision" in saved
+    for stage in ("valid", "test"):
+        for k in (10, 20):
+            for metric in ("ndcg", "recall", "precision", "hitrate", "mrr", "map", "coverage"):
+                assert 0.0 <= saved["metrics"][f"{stage}/{metric}@{k}"] <= 1.0
+    per_user = pd.read_parquet(tmp_path / "per_user_test.parquet")
+    assert per_user["ndcg@10"].mean() == pytest.approx(saved["metrics"]["test/ndcg@10"])
+
+
+def test_gradient_path_trains_restores_best_and_tests(tmp_path):
+    results = run(tmp_path, "model=mlp", "trainer.max_epochs=4")
+    assert results["timing"]["epochs"] == 4
+    assert 0 <= results["timing"]["best_epoch"] < 4
+    assert (tmp_path / "checkpoints" / "best.ckpt").is_file()
+    assert results["model"]["n_params"] > 0
+    assert results["metrics"]["test/ndcg@10"] > 0
+
+
+def test_same_seed_gives_identical_metrics(tmp_path):
+    first = run(tmp_path / "a", "model=mlp", "seed=7")
+    second = run(tmp_path / "b", "model=mlp", "seed=7")
+    other = run(tmp_path / "c", "model=mlp", "seed=8")
+    assert first["metrics"] == second["metrics"]
+    assert first["metrics"] != other["metrics"]
+
+
+def recompute(recommendations: pd.DataFrame, truth: pd.DataFrame, k: int, n_items: int) -> dict:
+    """Metrics from the saved files, written independently of recbench's tensor code."""
+    relevant = truth.groupby("user_id")["item_id"].apply(set).to_dict()
+    rows = {name: [] for name in ("ndcg", "recall", "precision", "hitrate", "mrr", "map")}
+    for user, group in recommendations[recommendations["rank"] <= k].groupby("user_id"):
+        items = group.sort_values("rank")["item_id"].tolist()
+        wanted = relevant[user]
+        hits = [item in wanted for item in items]
+        n_ideal = min(k, len(wanted))
+        rows["ndcg"].append(sum(h / np.log2(i + 2) for i, h in enumerate(hits))
+                            / sum(1 / np.log2(i + 2) for i in range(n_ideal)))
+        rows["recall"].append(sum(hits) / n_ideal)
+        rows["precision"].append(sum(hits) / k)
+        rows["hitrate"].append(float(any(hits)))
+        rows["mrr"].append(next((1 / (i + 1) for i, h in enumerate(hits) if h), 0.0))
+        rows["map"].append(sum(sum(hits[:i + 1]) / (i + 1) for i, h in enumerate(hits) if h) / n_ideal)
+    out = {f"test/{name}@{k}": float(np.mean(values)) for name, values in rows.items()}
+    top = recommendations[recommendations["rank"] <= k]
+    out[f"test/coverage@{k}"] = top["item_id"].nunique() / n_items
+    return out
+
+
+def test_metrics_recomputed_from_saved_recommendations(tmp_path):
+    results = run(tmp_path, "model=mlp", "evaluation.save_recommendations=true")
+    recommendations = pd.read_parquet(tmp_path / "recommendations.parquet")
+    truth = pd.read_parquet(tmp_path / "test.parquet")
+    assert set(recommendations.columns) == {"user_id", "item_id", "rank", "score"}
+    assert recommendations["user_id"].str.startswith("u").all()  # the dataset's original ids
+    assert set(recommendations["user_id"]) == set(truth["user_id"])
+    n_items = results["dataset"]["stats"]["n_items"]
+    for k in (10, 20):
+        expected = recompute(recommendations, truth, k, n_items)
+        for name, value in expected.items():
+            assert results["metrics"][name] == pytest.approx(value, abs=1e-6), name
+
+
+def test_refit_trains_again_on_train_and_valid(tmp_path):
+    results = run(tmp_path, "model=mlp", "split=ratio_80_20", "evaluation.refit=true")
+    assert results["split"]["counts"]["valid"] > 0
+    assert results["metrics"]["test/ndcg@10"] > 0
+
+
+@pytest.mark.slow
+def test_mlp_beats_popularity_on_default_synthetic(tmp_path):
+    pop = run(tmp_path / "pop", "model=pop", "trainer.max_epochs=30", tiny=False)
+    mlp = run(tmp_path / "mlp", "model=mlp", "trainer.max_epochs=30", tiny=False)
+    assert mlp["metrics"]["test/ndcg@10"] > pop["metrics"]["test/ndcg@10"] * 1.2
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("RECBENCH_DATA_DIR"), reason="RECBENCH_DATA_DIR is not set")
+def test_mlp_beats_popularity_on_ml100k(tmp_path):
+    pop = run(tmp_path / "pop", "model=pop", "dataset=ml-100k", tiny=False)
+    mlp = run(tmp_path / "mlp", "model=mlp", "dataset=ml-100k", "trainer.max_epochs=30", tiny=False)
+    assert pop["dataset"]["stats"]["n_interactions"] == 100_000
+    assert mlp["metrics"]["test/ndcg@10"] > pop["metrics"]["test/ndcg@10"]
