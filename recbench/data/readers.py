@@ -25,6 +25,11 @@ STANDARD = (USER, ITEM, RATING, TIMESTAMP)
 TIMESTAMP_UNITS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
+def _optional(columns) -> tuple[str, ...]:
+    """Columns that may be absent: rating and timestamp when the mapping is the default one."""
+    return (RATING, TIMESTAMP) if columns is None else ()
+
+
 def _column_map(columns, header: bool) -> dict[str, str | int]:
     """``{standard name: file column}`` from the config's ``columns`` (mapping, list or None)."""
     if columns is None:
@@ -50,7 +55,8 @@ def _line_of(row: int, header: bool) -> int:
 
 
 def standardise(frame: pd.DataFrame, file: Path | str, mapping: dict[str, str | int], header: bool,
-                timestamp_unit: str | None = "s") -> pd.DataFrame:
+                timestamp_unit: str | None = "s", optional: tuple[str, ...] = (),
+                available: list | None = None) -> pd.DataFrame:
     """Rename the mapped columns to the standard names and check their values.
 
     Args:
@@ -60,13 +66,17 @@ def standardise(frame: pd.DataFrame, file: Path | str, mapping: dict[str, str | 
         header: whether the file's first line is a header (for line numbers).
         timestamp_unit: ``s``/``ms``/``us``/``ns`` for numeric epochs, ``datetime`` for date strings,
             or None to drop timestamps.
+        optional: standard names that are left out when the file lacks them.
+        available: the file's columns, for the message (default: ``frame.columns``).
 
     Raises:
         RecbenchError: missing column, non-numeric rating or timestamp, missing user or item.
     """
+    mapping = {name: source for name, source in mapping.items()
+               if source in frame.columns or name not in optional}
     missing = [f"{name}={source!r}" for name, source in mapping.items() if source not in frame.columns]
     if missing:
-        found = [str(c) for c in frame.columns]
+        found = [str(c) for c in (frame.columns if available is None else available)]
         raise RecbenchError(
             f"{file}: column(s) {', '.join(missing)} not found; the file has columns {found}. "
             f"Set dataset.source.columns (and dataset.source.sep / header) to match the file")
@@ -103,11 +113,13 @@ def _to_seconds(values: pd.Series, file, unit: str) -> pd.Series:
     """Timestamps as int64 seconds since the epoch."""
     if unit == "datetime":
         try:
-            parsed = pd.to_datetime(values, utc=True)
+            parsed = pd.to_datetime(values, utc=True, format="ISO8601")
         except (ValueError, TypeError) as error:
-            raise RecbenchError(f"{file}: timestamps could not be parsed as dates ({error}). "
+            raise RecbenchError(f"{file}: timestamps could not be parsed as ISO 8601 dates ({error}). "
                                 "Set dataset.source.timestamp_unit to s/ms/us/ns for numbers") from None
-        return (parsed.astype("int64") // 1_000_000_000).astype(np.int64)
+        # pandas picks the datetime resolution itself, so count seconds rather than reinterpret.
+        seconds = (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+        return seconds.astype(np.int64)
     if unit not in TIMESTAMP_UNITS:
         raise RecbenchError(f"dataset.source.timestamp_unit must be one of {[*TIMESTAMP_UNITS, 'datetime']} "
                             f"or null, got {unit!r}")
@@ -147,11 +159,12 @@ def read_delimited(file: str | Path, folder: str | Path | None = None, sep: str 
     usecols = sorted(set(mapping.values()), key=str)
     try:
         if header:
-            present = pd.read_csv(path, sep=sep, nrows=0, **options).columns
-            frame = pd.read_csv(path, sep=sep, usecols=[c for c in usecols if c in present], **options)
+            available = list(pd.read_csv(path, sep=sep, nrows=0, **options).columns)
+            frame = pd.read_csv(path, sep=sep, usecols=[c for c in usecols if c in available], **options)
         else:
-            width = len(pd.read_csv(path, sep=sep, header=None, nrows=1, **options).columns)
-            frame = pd.read_csv(path, sep=sep, header=None, usecols=[c for c in usecols if c < width], **options)
+            available = list(range(len(pd.read_csv(path, sep=sep, header=None, nrows=1, **options).columns)))
+            frame = pd.read_csv(path, sep=sep, header=None, usecols=[c for c in usecols if c in available],
+                                **options)
     except FileNotFoundError:
         raise RecbenchError(f"{path} does not exist: check dataset.path and dataset.source.file") from None
     except pd.errors.EmptyDataError:
@@ -159,7 +172,7 @@ def read_delimited(file: str | Path, folder: str | Path | None = None, sep: str 
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
         raise RecbenchError(f"could not parse {path}: {error}. Check dataset.source.sep, header and "
                             "encoding") from None
-    return standardise(frame, path, mapping, header, timestamp_unit)
+    return standardise(frame, path, mapping, header, timestamp_unit, _optional(columns), available)
 
 
 def read_parquet(file: str | Path, folder: str | Path | None = None, columns=None,
@@ -173,7 +186,7 @@ def read_parquet(file: str | Path, folder: str | Path | None = None, columns=Non
         raise RecbenchError(f"{path} does not exist: check dataset.path and dataset.source.file") from None
     except (OSError, ValueError) as error:
         raise RecbenchError(f"could not read {path} as Parquet: {error}") from None
-    return standardise(frame, path, mapping, True, timestamp_unit)
+    return standardise(frame, path, mapping, True, timestamp_unit, _optional(columns))
 
 
 def read_json_lines(file: str | Path, folder: str | Path | None = None, columns=None,
@@ -187,7 +200,7 @@ def read_json_lines(file: str | Path, folder: str | Path | None = None, columns=
         raise RecbenchError(f"{path} does not exist: check dataset.path and dataset.source.file") from None
     except ValueError as error:
         raise RecbenchError(f"could not read {path} as JSON lines: {error}") from None
-    return standardise(frame, path, mapping, False, timestamp_unit)
+    return standardise(frame, path, mapping, False, timestamp_unit, _optional(columns))
 
 
 def format_of(file: str | Path) -> str:
