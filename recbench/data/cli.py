@@ -40,7 +40,13 @@ def list_datasets(args) -> int:
     return 0
 
 
+def _show_progress() -> None:
+    """Print what loading and preprocessing log (which file, what each step removed)."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+
 def info(args) -> int:
+    _show_progress()
     entry = catalog_entry(args.name, args.overrides)
     data = load_dataset(entry, cache_dir=_cache_dir(args))
     stats = statistics(data)
@@ -51,6 +57,7 @@ def info(args) -> int:
 
 
 def download(args) -> int:
+    _show_progress()
     entry = catalog_entry(args.name, args.overrides)
     if not entry.get("url"):
         raise RecbenchError(f"dataset {args.name!r} has no download url: set url=... (and sha256=...)")
@@ -72,4 +79,3 @@ def add_parser(subparsers) -> None:
         sub.add_argument("name", help="catalog name (see `recbench datasets list`)")
         sub.add_argument("overrides", nargs="*", help="entry overrides, e.g. preprocess.min_rating=4")
         sub.set_defaults(handler=handler)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")

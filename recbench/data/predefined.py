@@ -21,6 +21,11 @@ def _encode(ids: pd.Series, known: np.ndarray) -> np.ndarray:
     return codes
 
 
+def _show(value) -> str:
+    """An id as the user wrote it (numpy scalars print as plain numbers)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 class PredefinedSplit:
     """Train/valid/test files as published with a paper, checked and used as they are.
 
@@ -54,8 +59,8 @@ class PredefinedSplit:
             if unknown.any():
                 row = int(np.flatnonzero(unknown)[0])
                 raise RecbenchError(
-                    f"{Path(self.folder or '.') / file}, row {row + 1}: user {frame[USER].iloc[row]!r} or item "
-                    f"{frame[ITEM].iloc[row]!r} is not in dataset (after preprocessing): use the dataset the "
+                    f"{Path(self.folder or '.') / file}, row {row + 1}: user {_show(frame[USER].iloc[row])} or item "
+                    f"{_show(frame[ITEM].iloc[row])} is not in dataset (after preprocessing): use the dataset the "
                     "split was made from, and turn off preprocessing filters that drop ids")
             parts.append(pd.DataFrame({"u": users, "i": items, "role": np.int8(role),
                                        RATING: frame[RATING] if RATING in frame else np.nan,
