@@ -32,7 +32,8 @@ def dataset_folder(dataset: DictConfig, cache_dir: str | None = None) -> Path | 
     files = dataset_files(dataset)
     if not files:
         return None
-    return locate_dataset(dataset.name, files, path=dataset.get("path"), cache_dir=cache_dir,
+    path = dataset.get("path") or dataset.source.get("path")  # source.path: the first version's key
+    return locate_dataset(dataset.name, files, path=path, cache_dir=cache_dir,
                           url=dataset.get("url"), sha256=dataset.get("sha256"),
                           archive_root=dataset.get("archive_root"), download=dataset.get("download", True))
 
