@@ -2,9 +2,9 @@
 
 The standard frame has columns ``user`` and ``item`` (original ids) and, when the file has them,
 ``rating`` (float) and ``timestamp`` (int64 seconds). Which column of the file is which is set by
-``columns``: a mapping ``{standard name: column in the file}`` (a column name when the file has a
-header, a 0-based position when it has none), or a list naming the file's columns in order with
-the standard names (any other name is read and dropped).
+``columns``: a mapping ``{standard name: column in the file}`` (a column name, or a 0-based
+position), or a list naming the file's columns in order with the standard names (any other name
+is dropped).
 
 Every reader checks what it read and raises :class:`RecbenchError` naming the file, the line or
 column, and the fix.
@@ -37,7 +37,7 @@ def _column_map(columns, header: bool) -> dict[str, str | int]:
     if isinstance(columns, Mapping):
         mapping = {str(k): v for k, v in columns.items() if v is not None}
     elif isinstance(columns, Sequence) and not isinstance(columns, str):
-        mapping = {str(name): (name if header else i) for i, name in enumerate(columns) if name in STANDARD}
+        mapping = {str(name): i for i, name in enumerate(columns) if name in STANDARD}
     else:
         raise RecbenchError(f"dataset.source.columns must be a mapping or a list, got {columns!r}")
     unknown = sorted(set(mapping) - set(STANDARD))
@@ -47,6 +47,11 @@ def _column_map(columns, header: bool) -> dict[str, str | int]:
         raise RecbenchError(f"dataset.source.columns must say which column is the user and which the item, "
                             f"got {mapping}")
     return mapping
+
+
+def _by_position(mapping: dict[str, str | int], names: list) -> dict[str, str | int]:
+    """Turn 0-based positions into the file's column names (for files whose columns are named)."""
+    return {k: names[v] if isinstance(v, int) and 0 <= v < len(names) else v for k, v in mapping.items()}
 
 
 def _line_of(row: int, header: bool) -> int:
@@ -160,6 +165,8 @@ def read_delimited(file: str | Path, folder: str | Path | None = None, sep: str 
     try:
         if header:
             available = list(pd.read_csv(path, sep=sep, nrows=0, **options).columns)
+            mapping = _by_position(mapping, available)
+            usecols = list(set(mapping.values()))
             frame = pd.read_csv(path, sep=sep, usecols=[c for c in usecols if c in available], **options)
         else:
             available = list(range(len(pd.read_csv(path, sep=sep, header=None, nrows=1, **options).columns)))
@@ -182,6 +189,7 @@ def read_parquet(file: str | Path, folder: str | Path | None = None, columns=Non
     mapping = _column_map(columns, header=True)
     try:
         frame = pd.read_parquet(path)
+        mapping = _by_position(mapping, list(frame.columns))
     except FileNotFoundError:
         raise RecbenchError(f"{path} does not exist: check dataset.path and dataset.source.file") from None
     except (OSError, ValueError) as error:
@@ -196,6 +204,7 @@ def read_json_lines(file: str | Path, folder: str | Path | None = None, columns=
     mapping = _column_map(columns, header=True)
     try:
         frame = pd.read_json(path, lines=True, compression="infer", dtype=False)
+        mapping = _by_position(mapping, list(frame.columns))
     except FileNotFoundError:
         raise RecbenchError(f"{path} does not exist: check dataset.path and dataset.source.file") from None
     except ValueError as error:

@@ -107,3 +107,8 @@ def test_empty_after_filtering_names_the_setting(tmp_path):
     cfg.preprocess.min_rating = 6
     with pytest.raises(RecbenchError, match="no interactions left after dataset.preprocess.min_rating=6"):
         load_dataset(cfg, cache_dir=str(tmp_path / "cache"))
+
+
+def test_list_of_columns_renames_a_header_file_by_position(tmp_path):
+    (tmp_path / "r.csv").write_text("a,b,c,d\n1,10,5,100\n1,11,3,200\n2,10,4,150\n")
+    check(read_delimited("r.csv", folder=tmp_path, columns=["user", "item", "rating", "timestamp"]))
