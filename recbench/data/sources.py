@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from recbench.data.download import fetch
+from recbench.data.readers import read_delimited
 from recbench.errors import RecbenchError
 
 DATA_DIR_ENV = "RECBENCH_DATA_DIR"
@@ -104,27 +105,9 @@ def read_ml100k(path: str | None = None, folder: str | Path | None = None) -> tu
 
 
 def read_table(file: Path, sep: str, names: list[str], header: int | None = None) -> pd.DataFrame:
-    """Read a delimited interaction file and check that user/item/rating/timestamp are usable.
+    """Read a delimited interaction file whose columns are ``names`` in order (see :func:`read_delimited`).
 
     Raises:
         RecbenchError: naming the file, the column and the first bad line.
     """
-    try:
-        frame = pd.read_csv(file, sep=sep, names=names, header=header, engine="c")
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
-        raise RecbenchError(f"could not parse {file}: {error}. Check the separator and column count") from error
-    for column in ("rating", "timestamp"):
-        if column in frame:
-            numeric = pd.to_numeric(frame[column], errors="coerce")
-            bad = numeric.isna() & frame[column].notna()
-            if bad.any():
-                line = int(bad.to_numpy().nonzero()[0][0]) + 1 + (0 if header is None else header + 1)
-                raise RecbenchError(
-                    f"{file}, line {line}: column {column!r} holds {frame[column][bad].iloc[0]!r}, "
-                    f"which is not a number. Fix or remove that line")
-            frame[column] = numeric
-    missing = frame[["user", "item"]].isna().any(axis=1)
-    if missing.any():
-        line = int(missing.to_numpy().nonzero()[0][0]) + 1 + (0 if header is None else header + 1)
-        raise RecbenchError(f"{file}, line {line}: user or item is missing. Fix or remove that line")
-    return frame
+    return read_delimited(file, sep=sep, header=header is not None, columns=names)
