@@ -15,9 +15,11 @@ from omegaconf import DictConfig, OmegaConf
 from recbench.data.interactions import Interactions, SplitData
 from recbench.data.loading import load_dataset
 from recbench.data.preprocess import statistics
+from recbench.data.split_cache import cached_split
 from recbench.config import build
 from recbench.errors import RecbenchError, require, require_positive
 from recbench.evaluation.evaluator import RankingResult
+from recbench.evaluation.sampled import protocol_record
 from recbench.plugin import is_fit_model, model_name
 from recbench.results import RESULTS_FILE, SCHEMA_VERSION, git_revision, library_versions, write_json, write_parquet
 from recbench.training.runner import Outcome, run_fit_model, run_gradient_model
@@ -40,8 +42,9 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
     output_dir = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
 
-    data = load_dataset(cfg.dataset)
-    split: SplitData = build(cfg.split, "split")(data, seed=cfg.split.get("seed", cfg.seed))
+    data = load_dataset(cfg.dataset, cache_dir=cfg.paths.cache_dir)
+    split, split_file = cached_split(cfg.split, data, seed=cfg.split.get("seed", cfg.seed),
+                                     cache_dir=cfg.paths.cache_dir)
     stats = statistics(data)
     log.info("dataset %s: %s; split %s", cfg.dataset.name, stats, split.counts())
 
@@ -59,7 +62,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
     else:
         outcome = run_gradient_model(model, split, cfg, logger, output_dir, extra_callbacks or [], build_model)
 
-    results = assemble_results(cfg, data, split, model, outcome, stats)
+    results = assemble_results(cfg, data, split, model, outcome, stats, split_file)
     if outcome.is_global_zero:
         if logger is not None:
             logger.log_metrics({**results["metrics"], **results["timing"]})
@@ -70,7 +73,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
 
 
 def assemble_results(cfg: DictConfig, data: Interactions, split: SplitData, model, outcome: Outcome,
-                     stats: dict) -> dict:
+                     stats: dict, split_file: Path | None = None) -> dict:
     """Everything a result needs to be trusted, reproduced and compared."""
     n_params = sum(p.numel() for p in model.parameters()) if hasattr(model, "parameters") else 0
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
@@ -80,8 +83,10 @@ def assemble_results(cfg: DictConfig, data: Interactions, split: SplitData, mode
                   "target": cfg.model._target_, "n_params": int(n_params)},
         "dataset": {"name": cfg.dataset.name, "fingerprint": data.fingerprint(), "stats": stats},
         "split": {"name": choices.get("split") or cfg.split._target_.rsplit(".", 1)[-1],
-                  "config": OmegaConf.to_container(cfg.split, resolve=True), "counts": split.counts()},
+                  "config": OmegaConf.to_container(cfg.split, resolve=True), "counts": split.counts(),
+                  "cache_file": str(split_file) if split_file else None},
         "seed": cfg.seed,
+        "evaluation": protocol_record(cfg.evaluation),
         "metrics": {**outcome.valid.summary("valid"), **outcome.test.summary("test")},
         "timing": {"train_seconds": outcome.train_seconds, "eval_seconds": outcome.eval_seconds,
                    "epochs": outcome.epochs, "best_epoch": outcome.best_epoch},

@@ -58,7 +58,7 @@ def test_malformed_ratings_file(tmp_path, capsys):
     (folder / "u.data").write_text("1\t2\t5\t881250949\n1\t3\tfive\t881250950\n")
     (folder / "u.item").write_text("2|A (1995)|01-Jan-1995||url|0\n3|B (1995)|01-Jan-1995||url|0\n")
     (folder / "u.genre").write_text("unknown|0\n")
-    err = fails_cleanly(tmp_path, capsys, ["dataset=ml-100k", f"dataset.source.path={folder}"],
+    err = fails_cleanly(tmp_path, capsys, ["dataset=ml-100k", f"dataset.path={folder}"],
                         "line 2: column 'rating' holds 'five'")
     assert str(folder / "u.data") in err
 

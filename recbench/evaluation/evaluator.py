@@ -75,8 +75,9 @@ class RankingResult:
 class RankingAccumulator:
     """Collects per-user metrics batch by batch, on the scores' device (no host syncs per batch)."""
 
-    def __init__(self, ks: list[int], n_items: int, keep_top_items: bool = False):
+    def __init__(self, ks: list[int], n_items: int, keep_top_items: bool = False, sampler=None):
         self.ks = sorted(ks)
+        self.sampler = sampler  # a SampledNegatives (recbench.evaluation.sampled), or None: full ranking
         self.n_items = n_items
         self.keep_top_items = keep_top_items
         self.users: list[Tensor] = []
@@ -96,6 +97,8 @@ class RankingAccumulator:
         finite = torch.isfinite(scores).all()
         self.non_finite = ~finite if self.non_finite is None else self.non_finite | ~finite
         scores = mask_known(torch.nan_to_num(scores.float(), nan=float("-inf")), history)
+        if self.sampler is not None:
+            scores = self.sampler.restrict(users, scores, history, target)
         kmax = min(max(self.ks), self.n_items)
         top = top_k(scores, kmax)  # [B, kmax]
         hits = target.gather(1, top).gt(0).float()  # [B, kmax]
@@ -174,9 +177,9 @@ def _gather_ragged(all_gather, users: Tensor, *rows: Tensor | None) -> list[Tens
 
 @torch.no_grad()
 def evaluate(model, history: sp.csr_matrix, target: sp.csr_matrix, ks: list[int], batch_size: int,
-             device: torch.device, keep_top_items: bool = False) -> RankingResult:
+             device: torch.device, keep_top_items: bool = False, sampler=None) -> RankingResult:
     """Evaluate a model in this process over all users with a target (the fitted-model path)."""
-    accumulator = RankingAccumulator(ks, target.shape[1], keep_top_items)
+    accumulator = RankingAccumulator(ks, target.shape[1], keep_top_items, sampler)
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()

@@ -15,6 +15,7 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
 from recbench.data.interactions import SplitData
 from recbench.evaluation.evaluator import RankingResult, evaluate
+from recbench.evaluation.sampled import sampler_from_config
 from recbench.training.module import InteractionDataModule, RecommenderModule
 
 log = logging.getLogger(__name__)
@@ -43,11 +44,12 @@ def evaluation_device(requested: str) -> torch.device:
 def run_fit_model(model, split: SplitData, evaluation: DictConfig) -> Outcome:
     """Fit on the training matrix (plus validation targets when refitting) and evaluate."""
     device = evaluation_device(evaluation.device)
+    sampler = sampler_from_config(evaluation)
     start = time.perf_counter()
     model.fit(split.train)
     train_seconds = time.perf_counter() - start
     model.to(device)
-    valid = evaluate(model, *split.stage("valid"), evaluation.ks, evaluation.batch_size, device)
+    valid = evaluate(model, *split.stage("valid"), evaluation.ks, evaluation.batch_size, device, sampler=sampler)
     if evaluation.refit:
         merged = split.merged_for_refit()
         start = time.perf_counter()
@@ -56,7 +58,7 @@ def run_fit_model(model, split: SplitData, evaluation: DictConfig) -> Outcome:
         model.to(device)
     start = time.perf_counter()
     test = evaluate(model, *split.stage("test"), evaluation.ks, evaluation.batch_size, device,
-                    keep_top_items=evaluation.save_recommendations)
+                    keep_top_items=evaluation.save_recommendations, sampler=sampler)
     return Outcome(valid, test, train_seconds, time.perf_counter() - start)
 
 
@@ -78,7 +80,8 @@ def run_gradient_model(model, split: SplitData, cfg: DictConfig, logger, output_
                                  mode="max", save_top_k=1, save_weights_only=True)
     callbacks = [EarlyStopping(monitor=monitor, mode="max", patience=evaluation.patience),
                  checkpoint, *extra_callbacks]
-    module = RecommenderModule(model, split.n_items, evaluation.ks, evaluation.save_recommendations)
+    module = RecommenderModule(model, split.n_items, evaluation.ks, evaluation.save_recommendations,
+                               sampler_from_config(evaluation))
     data = InteractionDataModule(split, model.batch_kind, model.batch_size, evaluation.batch_size,
                                  cfg.seed, getattr(model, "num_negatives", 0))
     trainer = _trainer(cfg.trainer, output_dir, logger, callbacks)
@@ -97,7 +100,8 @@ def run_gradient_model(model, split: SplitData, cfg: DictConfig, logger, output_
         log.info("refitting on train + valid for %d epochs", best_epoch + 1)
         merged = split.merged_for_refit()
         model = build_model()
-        module = RecommenderModule(model, split.n_items, evaluation.ks, evaluation.save_recommendations)
+        module = RecommenderModule(model, split.n_items, evaluation.ks, evaluation.save_recommendations,
+                               sampler_from_config(evaluation))
         data = InteractionDataModule(merged, model.batch_kind, model.batch_size, evaluation.batch_size,
                                      cfg.seed, getattr(model, "num_negatives", 0))
         trainer = _trainer(cfg.trainer, output_dir, logger, extra_callbacks,

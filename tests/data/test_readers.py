@@ -1,0 +1,114 @@
+"""One reader per format, the custom dataset, and readable messages for bad input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from recbench.data.loading import load_dataset
+from recbench.data.readers import read_delimited, read_first, read_interactions, read_json_lines, read_parquet
+from recbench.errors import RecbenchError
+
+EXPECTED = pd.DataFrame({"user": [1, 1, 2], "item": [10, 11, 10], "rating": [5.0, 3.0, 4.0],
+                         "timestamp": [100, 200, 150]})
+
+
+def check(frame: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(frame.reset_index(drop=True), EXPECTED, check_dtype=False)
+    assert frame["rating"].dtype == np.float32 and frame["timestamp"].dtype == np.int64
+
+
+def test_csv_with_header_and_renamed_columns(tmp_path):
+    (tmp_path / "r.csv").write_text("rid,movie,stars,who,when\n0,10,5,1,100\n1,11,3,1,200\n2,10,4,2,150\n")
+    check(read_delimited("r.csv", folder=tmp_path,
+                         columns={"user": "who", "item": "movie", "rating": "stars", "timestamp": "when"}))
+
+
+def test_tsv_without_header_by_position_and_millisecond_timestamps(tmp_path):
+    (tmp_path / "r.tsv").write_text("x\t1\t10\t5\t100000\nx\t1\t11\t3\t200000\nx\t2\t10\t4\t150999\n")
+    check(read_delimited("r.tsv", folder=tmp_path, sep="\t", header=False,
+                         columns=[None, "user", "item", "rating", "timestamp"], timestamp_unit="ms"))
+
+
+def test_movielens_double_colon(tmp_path):
+    (tmp_path / "ratings.dat").write_text("1::10::5::100\n1::11::3::200\n2::10::4::150\n")
+    check(read_delimited("ratings.dat", folder=tmp_path, sep="::", header=False,
+                         columns=["user", "item", "rating", "timestamp"]))
+
+
+def test_amazon_csv_with_spaces_after_commas(tmp_path):
+    (tmp_path / "a.csv").write_text("asin, reviewerID, overall, unixReviewTime\n10, 1, 5.0, 100\n11, 1, 3.0, 200\n"
+                                    "10, 2, 4.0, 150\n")
+    columns = {"user": "reviewerID", "item": "asin", "rating": "overall", "timestamp": "unixReviewTime"}
+    check(read_delimited("a.csv", folder=tmp_path, skipinitialspace=True, columns=columns))
+
+
+def test_parquet_json_lines_and_first_present_layout(tmp_path):
+    EXPECTED.rename(columns={"user": "u"}).to_parquet(tmp_path / "r.parquet")
+    check(read_parquet("r.parquet", folder=tmp_path, columns={"user": "u", "item": "item", "rating": "rating",
+                                                             "timestamp": "timestamp"}))
+    rows = [{"reviewerID": u, "asin": i, "overall": r, "unixReviewTime": t, "summary": "ok"}
+            for u, i, r, t in EXPECTED.itertuples(index=False)]
+    with gzip.open(tmp_path / "reviews.json.gz", "wt") as out:
+        out.write("\n".join(json.dumps(row) for row in rows))
+    columns = {"user": "reviewerID", "item": "asin", "rating": "overall", "timestamp": "unixReviewTime"}
+    check(read_json_lines("reviews.json.gz", folder=tmp_path, columns=columns))
+    check(read_first([{"file": "missing.csv"}, {"file": "reviews.json.gz", "columns": columns}], folder=tmp_path))
+    check(read_interactions("reviews.json.gz", folder=tmp_path, columns=columns))  # format from the name
+
+
+def test_datetime_timestamps(tmp_path):
+    (tmp_path / "r.csv").write_text("user,item,rating,timestamp\n1,10,5,1970-01-01T00:01:40Z\n"
+                                    "1,11,3,1970-01-01 00:03:20\n2,10,4,1970-01-01T00:02:30+00:00\n")
+    check(read_delimited("r.csv", folder=tmp_path, timestamp_unit="datetime"))
+
+
+def test_custom_dataset_from_an_absolute_file(tmp_path):
+    file = tmp_path / "mine.csv"
+    file.write_text("user,item\na,x\na,y\nb,x\n")
+    cfg = OmegaConf.load("conf/dataset/custom.yaml")
+    cfg.source.file = str(file)
+    data = load_dataset(cfg, cache_dir=str(tmp_path / "cache"))
+    assert (len(data), data.n_users, data.n_items) == (3, 2, 2)
+    assert data.ratings is None and data.timestamps is None
+
+
+def test_missing_column_names_file_columns_and_fix(tmp_path):
+    (tmp_path / "r.csv").write_text("user,movie,rating\n1,10,5\n")
+    with pytest.raises(RecbenchError) as error:
+        read_delimited("r.csv", folder=tmp_path)
+    message = str(error.value)
+    assert "r.csv" in message and "item='item'" in message and "['user', 'movie', 'rating']" in message
+    assert "dataset.source.columns" in message
+
+
+def test_non_numeric_rating_names_the_line(tmp_path):
+    (tmp_path / "r.csv").write_text("user,item,rating\n1,10,5\n1,11,4\n2,10,five\n")
+    with pytest.raises(RecbenchError, match=r"r.csv, line 4: column 'rating' \(rating\) holds 'five'"):
+        read_delimited("r.csv", folder=tmp_path)
+    (tmp_path / "r.tsv").write_text("1\t10\t5\n2\t\t4\n")
+    with pytest.raises(RecbenchError, match="r.tsv, line 2: the user or item is empty"):
+        read_delimited("r.tsv", folder=tmp_path, sep="\t", header=False, columns=["user", "item", "rating"])
+
+
+def test_empty_after_filtering_names_the_setting(tmp_path):
+    (tmp_path / "r.csv").write_text("user,item,rating\n1,10,5\n1,11,4\n2,10,3\n")
+    cfg = OmegaConf.load("conf/dataset/custom.yaml")
+    cfg.source.file = str(tmp_path / "r.csv")
+    cfg.preprocess.min_user_interactions = 5
+    with pytest.raises(RecbenchError, match="no interactions left after k-core.*min_user_interactions=5"):
+        load_dataset(cfg, cache_dir=str(tmp_path / "cache"))
+    cfg.preprocess.min_user_interactions = 0
+    cfg.preprocess.min_rating = 6
+    with pytest.raises(RecbenchError, match="no interactions left after dataset.preprocess.min_rating=6"):
+        load_dataset(cfg, cache_dir=str(tmp_path / "cache"))
+
+
+def test_list_of_columns_renames_a_header_file_by_position(tmp_path):
+    (tmp_path / "r.csv").write_text("a,b,c,d\n1,10,5,100\n1,11,3,200\n2,10,4,150\n")
+    check(read_delimited("r.csv", folder=tmp_path, columns=["user", "item", "rating", "timestamp"]))
