@@ -30,6 +30,7 @@ def compose_config(overrides: list[str], output_dir: Path, tiny: bool = True) ->
     HydraConfig.instance().set_config(cfg)
     with open_dict(cfg):
         cfg.paths.output_dir = str(output_dir)
-        cfg.paths.cache_dir = str(Path(output_dir) / "cache")  # never the user's ~/.cache
+        if not any(o.startswith("paths.cache_dir=") for o in overrides):
+            cfg.paths.cache_dir = str(Path(output_dir) / "cache")  # never the user's ~/.cache
         del cfg["hydra"]  # a real run's task function never sees this node
     return cfg

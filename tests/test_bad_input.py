@@ -59,7 +59,7 @@ def test_malformed_ratings_file(tmp_path, capsys):
     (folder / "u.item").write_text("2|A (1995)|01-Jan-1995||url|0\n3|B (1995)|01-Jan-1995||url|0\n")
     (folder / "u.genre").write_text("unknown|0\n")
     err = fails_cleanly(tmp_path, capsys, ["dataset=ml-100k", f"dataset.path={folder}"],
-                        "line 2: column 'rating' holds 'five'")
+                        "line 2: column 2 (rating) holds 'five'")
     assert str(folder / "u.data") in err
 
 

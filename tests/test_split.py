@@ -53,11 +53,11 @@ def test_ratios_must_sum_to_one():
 
 
 def test_synthetic_data_is_deterministic_and_long_tailed():
-    first, _ = generate_synthetic(n_users=300, n_items=200, seed=5)
-    again, items = generate_synthetic(n_users=300, n_items=200, seed=5)
+    first, _ = generate_synthetic(seed=5)
+    again, items = generate_synthetic(seed=5)
     pd.testing.assert_frame_equal(first, again)
     popularity = first["item"].value_counts().to_numpy()
     top_decile = popularity[: len(popularity) // 10].sum() / popularity.sum()
-    assert top_decile > 0.25  # a long tail: 10% of items take well over 10% of interactions
+    assert top_decile > 0.3  # a long tail: 10% of items take a third of all interactions
     assert set(items.columns) == {"title", "category"} and items["title"].str.len().min() > 0
     assert not first.duplicated(["user", "item"]).any()
