@@ -129,7 +129,8 @@ def accuracy_vs_time(block: pd.DataFrame, metric: str):
     for x, y, label in zip(seconds, accuracy, data["label"]):
         axis.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize="small")
     front = pareto_front(seconds, accuracy)
-    axis.step(seconds[front], accuracy[front], where="post", color="#cc6677", label="Pareto front", zorder=2)
+    axis.plot(seconds[front], accuracy[front], drawstyle="steps-post", color="#cc6677", marker="o",
+              markersize=11, markerfacecolor="none", label="Pareto front", zorder=2)
     if seconds.min() > 0 and seconds.max() / seconds.min() > 20:
         axis.set_xscale("log")
     axis.set_xlabel("training time (s)")

@@ -48,7 +48,7 @@ def per_user_means(files: list[Path], metric: str, warn) -> pd.Series | None:
             warn(f"{file}: per-user vectors unreadable or without column {metric!r} ({error}); "
                  "left out of the significance test")
             continue
-        frames.append(frame)
+        frames.append(frame.astype({metric: "float64"}))  # stored as float32; average in float64
     if not frames:
         return None
     return pd.concat(frames, ignore_index=True).groupby("user_id", sort=True)[metric].mean()
@@ -56,7 +56,9 @@ def per_user_means(files: list[Path], metric: str, warn) -> pd.Series | None:
 
 def paired_p_value(best: np.ndarray, other: np.ndarray, test: str) -> float:
     """Two-sided p-value of a paired test on two aligned vectors ``[n_users]``."""
-    differences = best - other
+    # Per-user values are means of float32 metrics: round away float noise, so that equal
+    # differences tie and zero differences are zero in the signed-rank test.
+    differences = np.round(best - other, 12)
     if len(differences) < 2:
         return math.nan
     if not np.any(differences):
@@ -66,7 +68,7 @@ def paired_p_value(best: np.ndarray, other: np.ndarray, test: str) -> float:
             return 0.0  # a constant non-zero shift on every user (zero variance)
         return float(stats.ttest_rel(best, other).pvalue)
     if test == "wilcoxon":
-        return float(stats.wilcoxon(best, other, zero_method="wilcox").pvalue)
+        return float(stats.wilcoxon(differences, zero_method="wilcox").pvalue)
     raise ValueError(f"unknown test {test!r}, expected one of {sorted(TESTS)}")
 
 
