@@ -48,6 +48,8 @@ class LeaderboardCallback(Callback):
             # The jobs' own results are on disk already; a leaderboard failure must not hide them.
             log.error("no leaderboard for %s: %s", sweep_dir, error)
             return
+        for warning in board.warnings:
+            log.warning("%s", warning)
         print(f"\nleaderboard of {sweep_dir}:\n\n{to_markdown(board)}", flush=True)
         for name in self.exports:
             log.info("wrote %s", write_export(board, sweep_dir / name))

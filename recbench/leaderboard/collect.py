@@ -1,20 +1,18 @@
 """Finding and reading finished runs: every ``results.json`` under the given folders.
 
 Bad files never stop the leaderboard: a corrupt or truncated ``results.json`` is skipped, one from
-an older schema is read as far as it goes; each case is logged with the file's path.
+an older schema is read as far as it goes; each case leaves a warning that names the file (the
+command and the multirun callback print them).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from recbench.results import RESULTS_FILE, SCHEMA_VERSION
-
-log = logging.getLogger("recbench.leaderboard")
 
 
 @dataclass
@@ -48,7 +46,6 @@ class Collection:
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
-        log.warning("%s", message)
 
 
 def find_results(root: Path) -> list[Path]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import tempfile
 from pathlib import Path
@@ -47,7 +46,6 @@ def add_parser(subparsers) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
     paths = list(args.paths)
     if args.wandb_project:
         from recbench.leaderboard.wandb_io import download_project
@@ -61,6 +59,8 @@ def run_command(args: argparse.Namespace) -> int:
                               datasets=args.dataset, models=args.model,
                               test=None if args.test == "none" else args.test, alpha=args.alpha,
                               ascending=args.ascending, by_source=args.by_path)
+    for warning in board.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(EXPORTERS[args.format](board), end="")
     for output in args.output:
         print(f"wrote {write_export(board, Path(output))}", file=sys.stderr)
