@@ -10,7 +10,6 @@ comparison then also carries the split's randomness, and the leaderboard says so
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-log = logging.getLogger("recbench.leaderboard")
 
 TESTS = {"ttest": "paired t-test", "wilcoxon": "Wilcoxon signed-rank test"}
 
