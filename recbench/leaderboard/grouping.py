@@ -71,12 +71,13 @@ def group_key(run: Run, by_source: bool = False) -> str:
 
 def group_labels(groups: dict[str, list[Run]], by_source: bool = False) -> dict[str, str]:
     """A readable name per group: the model, plus the config keys that tell it apart from the
-    other groups of the same model in its block (``mlp [model.optimizer.lr=1e-05]``)."""
-    families: dict[tuple[str, str], list[str]] = {}
+    other groups of the same model, dataset and split name (``mlp [model.optimizer.lr=1e-05]``,
+    or ``pop [dataset.source.n_users=500]`` when two blocks share their names)."""
+    families: dict[tuple[str, str, str], list[str]] = {}
     for key, runs in groups.items():
-        families.setdefault((block_key(runs[0]), runs[0].model), []).append(key)
+        families.setdefault((runs[0].dataset, runs[0].split, runs[0].model), []).append(key)
     labels = {}
-    for (_, model), keys in families.items():
+    for (_, _, model), keys in families.items():
         flat = {key: flatten(comparable_config(groups[key][0].config)) for key in keys}
         names = sorted(set().union(*flat.values()))
         differing = [name for name in names if len({_canonical(flat[key].get(name)) for key in keys}) > 1]

@@ -124,3 +124,21 @@ def test_filters_columns_and_cost_sort(runs_root):
                              "test/ndcg@20", "test/mrr@20", "test/map@20", "test/coverage@20"]
     assert list(board.table["model"]) == ["pop", "mlp"]    # pop trains faster: ascending for costs
     assert board.test is None
+
+
+def test_blocks_with_one_dataset_name_but_other_data_are_ranked_and_tested_apart(main_runs):
+    """Copies of the runs claiming other synthetic data: a second block, its own ranks and tests."""
+    for results in list(main_runs.rglob("results.json")):
+        target = main_runs.parent / "other_data" / results.parent.relative_to(main_runs)
+        target.mkdir(parents=True)
+        payload = json.loads(results.read_text())
+        payload["config"]["dataset"]["source"]["n_users"] = 500
+        (target / "results.json").write_text(json.dumps(payload))
+        (target / "per_user_test.parquet").write_bytes((results.parent / "per_user_test.parquet").read_bytes())
+    board = build_leaderboard(collect_runs([main_runs, main_runs.parent / "other_data"]))
+    table = board.table
+    assert list(table["rank"]) == [1, 2, 1, 2]
+    assert list(table["significant"]) == [False, True, False, True]
+    assert table["p_holm"].iloc[1] == table["p_holm"].iloc[3]          # one comparison per block
+    assert sorted(table["label"]) == ["mlp [dataset.source.n_users=120]", "mlp [dataset.source.n_users=500]",
+                                      "pop [dataset.source.n_users=120]", "pop [dataset.source.n_users=500]"]
