@@ -14,7 +14,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from recbench.leaderboard.formats import MARK, rows
+from recbench.leaderboard.formats import rows
 from recbench.leaderboard.table import STD, Leaderboard
 
 _STYLE = """
@@ -184,7 +184,7 @@ def to_html(board: Leaderboard, title: str = "recbench leaderboard") -> str:
             f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
             f"{_table_html(board)}"
             f'<p class="note">mean ± std over seeds (sample std); click a header to sort. '
-            f'{html.escape(board.significance_note)} ({html.escape(MARK)} after a name).</p>'
+            f'{html.escape(board.significance_note)}.</p>'
             + "".join(sections)
             + (f'<h2>Warnings</h2><ul class="warnings">{notes}</ul>' if notes else "")
             + f"<script>{_SCRIPT}</script></body></html>\n")
