@@ -49,10 +49,15 @@ class Collection:
 
 
 def find_results(root: Path) -> list[Path]:
-    """``root`` itself when it is a results file, else every results.json below it, sorted."""
+    """``root`` itself when it is a results file, else every results.json below it, sorted.
+
+    Copies inside W&B run folders (``wandb/offline-run-*/files/results.json``, saved so that
+    ``wandb sync`` uploads them) are not runs of their own and are left out.
+    """
     if root.is_file():
         return [root]
-    return sorted(root.rglob(RESULTS_FILE))
+    return sorted(path for path in root.rglob(RESULTS_FILE)
+                  if "wandb" not in path.relative_to(root).parts[:-1])
 
 
 def collect_runs(paths: list[str | Path]) -> Collection:

@@ -44,6 +44,8 @@ def test_a_run_logs_config_curves_summary_tags_and_files(tmp_path, monkeypatch):
     files = run_file.parent / "files"
     assert json.loads((files / "results.json").read_text())["metrics"] == results["metrics"]
     assert (files / "per_user_test.parquet").read_bytes() == (tmp_path / "per_user_test.parquet").read_bytes()
+    # The copy inside the W&B folder is not a second run.
+    assert [run.path for run in collect_runs([tmp_path]).runs] == [tmp_path / "results.json"]
 
 
 @pytest.mark.slow
