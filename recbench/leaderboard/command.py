@@ -28,7 +28,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--ascending", action="store_true", default=None,
                         help="smaller is better (default only for the cost columns)")
     parser.add_argument("--columns", nargs="+", metavar="PATTERN",
-                        help="metrics to show, glob patterns such as 'test/*@10' [test/recall@* test/ndcg@*]")
+                        help="metrics to show, glob patterns such as 'test/*@10' [test/ndcg@* test/recall@*]")
     parser.add_argument("--dataset", nargs="+", metavar="NAME", help="keep only these datasets (globs)")
     parser.add_argument("--model", nargs="+", metavar="NAME", help="keep only these models (globs)")
     parser.add_argument("--test", choices=["ttest", "wilcoxon", "none"], default="ttest",
