@@ -62,7 +62,8 @@ def download_project(project: str, cache_dir: Path) -> list[Path]:
 
 def push_table(board, project: str, entity: str | None = None, mode: str | None = None,
                directory: Path | None = None) -> Path:
-    """Log the leaderboard as a ``wandb.Table`` in a new run (``job_type="leaderboard"``).
+    """Log the leaderboard as a ``wandb.Table`` in a new run (``job_type="leaderboard"``) of
+    ``project`` (``PROJECT`` or ``ENTITY/PROJECT``).
 
     ``mode`` is W&B's (``online``/``offline``; default: ``$WANDB_MODE`` or offline). Returns the
     run's local folder (an offline run is uploaded later with ``wandb sync`` on it).
@@ -71,6 +72,8 @@ def push_table(board, project: str, entity: str | None = None, mode: str | None 
 
     import wandb
 
+    if entity is None and "/" in project:
+        entity, project = project.split("/", 1)
     frame = board.table.reset_index(drop=True)
     columns = ["rank", "label", "dataset", "split", "model", "n_seeds", *board.columns,
                *(m + ":std" for m in board.columns), "train_seconds", "eval_seconds", "n_params"]
