@@ -114,7 +114,8 @@ def read_run(file: Path, collection: Collection) -> Run | None:
     split_name = split.get("name") if isinstance(split, dict) else split
     timing = raw.get("timing") if isinstance(raw.get("timing"), dict) else {}
     n_params = model.get("n_params") if isinstance(model, dict) else None
-    artifact = (raw.get("artifacts") or {}).get("per_user_test") if isinstance(raw.get("artifacts"), dict) else None
+    artifacts = raw.get("artifacts") if isinstance(raw.get("artifacts"), dict) else {}
+    artifact = artifacts.get("per_user_test")
     per_user = file.parent / (artifact or "per_user_test.parquet")
     if not per_user.is_file():
         collection.warn(f"{file}: no per-user test vectors ({per_user.name}): this run is left out of "

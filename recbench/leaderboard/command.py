@@ -41,7 +41,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
                         help="also write to FILE; the suffix picks the format (.md .csv .tex .html); repeatable")
     parser.add_argument("--wandb-push", metavar="PROJECT",
-                        help="log the table as a wandb.Table in a new run of [ENTITY/]PROJECT (offline unless WANDB_MODE=online)")
+                        help="log the table as a wandb.Table in a new run of [ENTITY/]PROJECT "
+                             "(offline unless WANDB_MODE=online)")
     parser.set_defaults(handler=run_command)
 
 

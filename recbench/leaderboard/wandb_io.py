@@ -79,7 +79,8 @@ def push_table(board, project: str, entity: str | None = None, mode: str | None 
                *(m + ":std" for m in board.columns), "train_seconds", "eval_seconds", "n_params"]
     columns += [c for c in ("p_holm", "significant") if board.test]
     frame = frame[columns].astype({"n_params": float})
-    run = wandb.init(project=project, entity=entity, job_type="leaderboard", dir=str(directory) if directory else None,
+    run = wandb.init(project=project, entity=entity, job_type="leaderboard",
+                     dir=str(directory) if directory else None,
                      mode=mode or os.environ.get("WANDB_MODE", "offline"),
                      config={"sort": board.sort, "test": board.test, "alpha": board.alpha},
                      reinit="finish_previous")

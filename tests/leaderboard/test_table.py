@@ -20,7 +20,8 @@ def stored(folder) -> list[dict]:
 
 def per_user_mean(folder, metric: str) -> pd.Series:
     """Independent of the code under test: per user, the plain mean over the seed folders."""
-    frames = [pd.read_parquet(p).set_index("user_id")[metric].astype(float) for p in sorted(folder.rglob("per_user_test.parquet"))]
+    files = sorted(folder.rglob("per_user_test.parquet"))
+    frames = [pd.read_parquet(p).set_index("user_id")[metric].astype(float) for p in files]
     together = pd.concat(frames, axis=1)
     return together.sum(axis=1) / together.notna().sum(axis=1)
 
@@ -69,7 +70,8 @@ def test_identical_configurations_in_two_folders_are_not_significant(runs_root):
                               by_source=True)
     table = board.table
     assert len(table) == 2 and all(table["n_seeds"] == 3)
-    assert {label.split(" @ ")[1] for label in table["label"]} == {str(runs_root / "main"), str(runs_root / "rerun")}
+    sources = {label.split(" @ ")[1] for label in table["label"]}
+    assert sources == {str(runs_root / "main"), str(runs_root / "rerun")}
     loser = table.iloc[1]
     assert not bool(loser["significant"]) and loser["same_seeds"]
     # Training is deterministic, so the reruns are identical user by user.
