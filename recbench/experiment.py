@@ -20,8 +20,9 @@ from recbench.config import build
 from recbench.errors import RecbenchError, require, require_positive
 from recbench.evaluation.evaluator import RankingResult
 from recbench.evaluation.sampled import protocol_record
-from recbench.plugin import is_fit_model, model_name
+from recbench.plugin import is_fit_model
 from recbench.results import RESULTS_FILE, SCHEMA_VERSION, git_revision, library_versions, write_json, write_parquet
+from recbench.tracking import build_logger, close_logger, component_names
 from recbench.training.runner import Outcome, run_fit_model, run_gradient_model
 
 log = logging.getLogger("recbench")
@@ -53,7 +54,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
         return build(cfg.model, "model", n_users=data.n_users, n_items=data.n_items)
 
     model = build_model()
-    logger = build(cfg.logger, "logger") if cfg.get("logger") else None
+    logger = build_logger(cfg)
     if logger is not None:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
@@ -64,10 +65,8 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
 
     results = assemble_results(cfg, data, split, model, outcome, stats, split_file)
     if outcome.is_global_zero:
-        if logger is not None:
-            logger.log_metrics({**results["metrics"], **results["timing"]})
-            logger.finalize("success")
         save_run(output_dir, results, data, split, outcome, cfg.evaluation.save_recommendations)
+        close_logger(logger, results, output_dir)
         print_table(results)
     return results
 
@@ -76,13 +75,13 @@ def assemble_results(cfg: DictConfig, data: Interactions, split: SplitData, mode
                      stats: dict, split_file: Path | None = None) -> dict:
     """Everything a result needs to be trusted, reproduced and compared."""
     n_params = sum(p.numel() for p in model.parameters()) if hasattr(model, "parameters") else 0
-    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+    names = component_names(cfg)
     return {
         "schema_version": SCHEMA_VERSION,
-        "model": {"name": choices.get("model") or model_name(cfg.model._target_),
+        "model": {"name": names["model"],
                   "target": cfg.model._target_, "n_params": int(n_params)},
         "dataset": {"name": cfg.dataset.name, "fingerprint": data.fingerprint(), "stats": stats},
-        "split": {"name": choices.get("split") or cfg.split._target_.rsplit(".", 1)[-1],
+        "split": {"name": names["split"],
                   "config": OmegaConf.to_container(cfg.split, resolve=True), "counts": split.counts(),
                   "cache_file": str(split_file) if split_file else None},
         "seed": cfg.seed,

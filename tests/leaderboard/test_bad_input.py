@@ -1,0 +1,92 @@
+"""Damaged and old run folders: skipped or read in part, each with a warning naming the file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from recbench.cli import main as cli
+from recbench.leaderboard import build_leaderboard, collect_runs
+
+
+def test_a_truncated_results_file_is_skipped_with_a_warning(main_runs):
+    broken = main_runs / "pop" / "seed2" / "results.json"
+    broken.write_text(broken.read_text()[:200])
+    collection = collect_runs([main_runs])
+    assert len(collection.runs) == 5
+    assert any(str(broken) in w and "corrupt or truncated" in w for w in collection.warnings)
+    board = build_leaderboard(collection)
+    assert board.table.set_index("model").loc["pop", "seeds"] == [1, 3]
+
+
+@pytest.mark.parametrize("content", ["[1, 2, 3]", "", "\x00\xff garbage", '{"schema_version": 1}'])
+def test_files_that_are_not_results_are_skipped(main_runs, content):
+    bad = main_runs / "pop" / "seed1" / "results.json"
+    bad.write_text(content)
+    collection = collect_runs([main_runs])
+    assert len(collection.runs) == 5
+    assert any(str(bad) in w for w in collection.warnings)
+
+
+def test_an_older_schema_is_read_as_far_as_it_goes(main_runs):
+    old = main_runs / "pop" / "seed1" / "results.json"
+    payload = json.loads(old.read_text())
+    del payload["schema_version"], payload["timing"], payload["artifacts"]
+    payload["model"], payload["dataset"] = "pop", "synthetic"   # plain names, no objects
+    old.write_text(json.dumps(payload))
+    collection = collect_runs([main_runs])
+    assert len(collection.runs) == 6
+    assert any(str(old) in w and "no schema_version" in w for w in collection.warnings)
+    board = build_leaderboard(collection)
+    pop = board.table.set_index("model").loc["pop"]
+    assert pop["n_seeds"] == 3 and pop["dataset"] == "synthetic"
+    # Two seeds still have timings: their mean, not NaN.
+    timings = [json.loads((main_runs / "pop" / f"seed{s}" / "results.json").read_text())["timing"]["train_seconds"]
+               for s in (2, 3)]
+    assert pop["train_seconds"] == pytest.approx(sum(timings) / 2)
+
+
+def test_missing_or_corrupt_per_user_vectors_degrade_the_test(main_runs):
+    (main_runs / "bad_mlp" / "seed1" / "per_user_test.parquet").unlink()
+    (main_runs / "bad_mlp" / "seed2" / "per_user_test.parquet").write_bytes(b"PAR1 not really")
+    collection = collect_runs([main_runs])
+    assert any("seed1" in w and "no per-user test vectors" in w for w in collection.warnings)
+    board = build_leaderboard(collection)
+    assert any("seed2" in w and "unreadable" in w for w in board.warnings)
+    mlp = board.table.set_index("model").loc["mlp"]
+    assert mlp["n_seeds"] == 3 and bool(mlp["significant"])   # still tested, on the one good seed
+
+    (main_runs / "bad_mlp" / "seed3" / "per_user_test.parquet").unlink()
+    board = build_leaderboard(collect_runs([main_runs]))
+    mlp = board.table.set_index("model").loc["mlp"]
+    assert not bool(mlp["significant"]) and mlp["n_users"] == 0   # nothing left to test with
+
+
+def test_cli_exports_and_survives_bad_files(main_runs, tmp_path, capsys):
+    (main_runs / "pop" / "seed3" / "results.json").write_text("{\"metrics\": {\"test/ndcg@10\": 0.")
+    outputs = [tmp_path / "out" / name for name in ("board.md", "board.csv", "board.tex", "board.html")]
+    status = cli(["leaderboard", str(main_runs), "--test", "wilcoxon", "--alpha", "0.01",
+                  *[arg for path in outputs for arg in ("-o", str(path))]])
+    assert status == 0
+    captured = capsys.readouterr()
+    assert "Wilcoxon signed-rank test" in captured.out and "alpha=0.01" in captured.out
+    assert "seed3" in captured.err and "corrupt or truncated" in captured.err
+    assert all(path.is_file() for path in outputs)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--sort", "test/nope@10"], "cannot sort by 'test/nope@10'"),
+    (["--model", "nothing"], "no runs to rank"),
+    (["-o", "board.docx"], "cannot tell the format"),
+])
+def test_cli_errors_are_one_readable_line(main_runs, tmp_path, capsys, argv, message):
+    argv = [a if a != "board.docx" else str(tmp_path / a) for a in argv]
+    assert cli(["leaderboard", str(main_runs), *argv]) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "board.docx").exists()
+
+
+def test_cli_without_paths_says_what_to_pass(capsys):
+    assert cli(["leaderboard"]) == 1
+    assert "no runs given" in capsys.readouterr().err
