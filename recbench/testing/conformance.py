@@ -201,7 +201,7 @@ class _Checker:
                 self.fail(rule, f"user {int(batch_users[row])} scored {how} differs from the same user "
                           f"scored with all users (max difference {_max_diff(alone, together):.3g}); each "
                           "row of score() must depend only on that user and that user's history (no "
-                          "statistics over the batch, no batch norm in eval mode)")
+                          "centring or normalising over the users of the batch)")
         self.ok("batch independence")
 
     def masking(self, model, split: SplitData) -> None:
