@@ -69,7 +69,10 @@ def check_ddp_run(cfg: DictConfig, option: str | None, repo_root: Path, seed: in
                    "logger=none", "dataset=synthetic", f"dataset.source.n_users={n_users}",
                    f"dataset.source.n_items={n_items}", "dataset.source.mean_interactions=10",
                    f"seed={seed}", f"hydra.run.dir={run_dir}", *extra]
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        # The run imports what this process imports (a plugin found through sys.path, say).
+        paths = [entry for entry in sys.path if entry and Path(entry).is_dir()]
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "PYTHONPATH": os.pathsep.join(paths + [os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
         try:
             done = subprocess.run(command, cwd=repo_root, env=env, capture_output=True, text=True,
                                   timeout=timeout)
