@@ -11,7 +11,7 @@ from recbench.errors import RecbenchError
 
 # Modules that each add one sub-command through ``add_parser(subparsers)``; the parser they add
 # sets ``handler`` (a function of the parsed arguments returning an exit status).
-COMMAND_MODULES: list[str] = ["recbench.data.cli", "recbench.leaderboard.command"]
+COMMAND_MODULES: list[str] = ["recbench.data.cli", "recbench.leaderboard.command", "recbench.scaffold"]
 
 
 def build_parser() -> argparse.ArgumentParser:

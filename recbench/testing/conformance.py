@@ -1,0 +1,358 @@
+"""``check_plugin``: trains a plugin on tiny synthetic data and checks it against the contract.
+
+The contract (:mod:`recbench.plugin`) is small, and each rule guards the fairness of a comparison:
+a score matrix of the wrong orientation, a NaN, a seed that does not fix the result, a score that
+leaks across users of a batch, a mutated history (which defeats the evaluator's masking of known
+items) or learned state that a checkpoint loses would each corrupt a leaderboard silently. Every
+check trains through recbench's own code (the Lightning module and data module for neural
+plugins, ``fit`` for fitted ones) and ranks through the real evaluator.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+from collections.abc import Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import Tensor, nn
+
+from recbench.config import build
+from recbench.data.interactions import Interactions, SplitData
+from recbench.data.split import RandomSplit
+from recbench.data.synthetic import generate_synthetic
+from recbench.errors import RecbenchError
+from recbench.evaluation.evaluator import dense_rows, evaluate
+from recbench.plugin import is_fit_model
+from recbench.testing.ddp import check_ddp_run, find_repo_root
+
+# Scores are compared with this tolerance: CPU float32 kernels may reorder sums between batch
+# shapes, but a real dependence on other users or on unseeded randomness is far larger.
+ATOL, RTOL = 1e-5, 1e-4
+KS = [5, 10]
+
+
+class PluginContractError(AssertionError):
+    """A plugin breaks the model contract; the message names the violation and how to fix it."""
+
+
+@dataclass
+class CheckReport:
+    """What :func:`check_plugin` verified."""
+
+    target: str
+    kind: str  # "fit" or "neural"
+    passed: list[str] = field(default_factory=list)
+
+
+def check_plugin(model: str | Path | Mapping | DictConfig, *, ddp: bool = False, seed: int = 0,
+                 epochs: int = 2, n_users: int = 64, n_items: int = 48,
+                 repo_root: str | Path | None = None) -> CheckReport:
+    """Run a plugin through the contract; raise :class:`PluginContractError` at the first violation.
+
+    Checks, in order: the interface (``score``, ``n_users``/``n_items``, and ``fit`` or ``loss``
+    with ``batch_kind``, ``batch_size``, ``num_negatives`` and an optimizer); then, after training
+    on tiny synthetic data: score shape ``[B, n_items]``; finite scores; repeatable scores; scores
+    that do not depend on the other users of a batch; the evaluator never recommending a known
+    item; the same scores from a second build and training with the same seed; the same scores
+    after a ``state_dict`` round trip into a fresh instance; and with ``ddp`` (neural plugins only,
+    slow) a ``run.py`` run under ``trainer=ddp`` with 2 CPU processes that evaluates every test
+    user exactly once.
+
+    Args:
+        model: a model config option name (``"mlp"``, resolved through Hydra's search path, so
+            installed plugin packages count), a path to a model YAML file, or a config mapping
+            with ``_target_``.
+        ddp: also run the 2-process DDP check (neural plugins; needs a recbench checkout).
+        seed: the seed of every run.
+        epochs: training epochs of neural plugins.
+        n_users: users of the synthetic data.
+        n_items: items of the synthetic data (keep it different from ``n_users`` so that a
+            transposed score matrix shows).
+        repo_root: the recbench checkout holding ``run.py`` and ``conf/``; found automatically.
+
+    Returns:
+        A :class:`CheckReport` listing the checks that passed.
+    """
+    cfg, option = _model_config(model, repo_root)
+    target = str(cfg.get("_target_"))
+    split = tiny_split(n_users, n_items, seed)
+    with _quiet_lightning():
+        first = _build(cfg, split, seed)
+        kind = "fit" if is_fit_model(first) else "neural"
+        report = CheckReport(target, kind)
+        check = _Checker(target, report)
+        check.interface(first, split, kind)
+        _train(first, split, seed, epochs)
+        users = torch.arange(split.n_users)
+        history = dense_rows(split.train, np.arange(split.n_users))  # [n_users, n_items]
+        scores = check.shape(first, users, history)
+        check.finite(scores)
+        check.repeatable(first, users, history, scores)
+        check.batch_independent(first, users, history, scores)
+        check.masking(first, split)
+
+        second = _build(cfg, split, seed)
+        _train(second, split, seed, epochs)
+        check.seeded(_score(second, users, history), scores, seed)
+
+        fresh = _build(cfg, split, seed + 1)
+        check.checkpoint(first, fresh, users, history, scores)
+
+    if ddp and kind == "neural":
+        check_ddp_run(cfg, option, find_repo_root(repo_root), seed, n_users, n_items,
+                      fail=lambda message: check.fail("DDP run", message))
+        report.passed.append("ddp")
+    return report
+
+
+# -- the checks ---------------------------------------------------------------------------------
+
+class _Checker:
+    """Each method checks one rule and records it, or raises with the rule's name and a fix."""
+
+    def __init__(self, target: str, report: CheckReport):
+        self.target, self.report = target, report
+
+    def fail(self, rule: str, message: str):
+        raise PluginContractError(f"{self.target} violates the plugin contract: {rule}: {message}")
+
+    def ok(self, rule: str) -> None:
+        self.report.passed.append(rule)
+
+    def interface(self, model, split: SplitData, kind: str) -> None:
+        rule = "interface"
+        if not isinstance(model, nn.Module):
+            self.fail(rule, f"it is a {type(model).__name__}, not a torch.nn.Module")
+        if not callable(getattr(model, "score", None)):
+            self.fail(rule, "it has no score(users, history) method")
+        if getattr(model, "n_users", None) != split.n_users or getattr(model, "n_items", None) != split.n_items:
+            self.fail(rule, "it must store its n_users and n_items arguments as self.n_users and self.n_items")
+        if kind == "neural":
+            if not callable(getattr(model, "loss", None)):
+                self.fail(rule, "it has neither fit(train) (fitted models) nor loss(batch) (neural models)")
+            if getattr(model, "batch_kind", None) not in ("interactions", "users"):
+                self.fail(rule, f"batch_kind is {getattr(model, 'batch_kind', None)!r}; "
+                                "set it to 'interactions' or 'users'")
+            _positive_int(self, rule, model, "batch_size")
+            if model.batch_kind == "interactions":
+                _positive_int(self, rule, model, "num_negatives")
+            if getattr(model, "manual_optimization", False):
+                for method in ("configure_optimizers", "manual_step"):
+                    if not callable(getattr(model, method, None)):
+                        self.fail(rule, f"manual_optimization is set but it has no {method}()")
+            elif not (callable(getattr(model, "optimizer", None))
+                      or callable(getattr(model, "configure_optimizers", None))):
+                self.fail(rule, "it needs an optimizer (a partial taking the parameters) or configure_optimizers()")
+        self.ok(rule)
+
+    def shape(self, model, users: Tensor, history: Tensor) -> Tensor:
+        rule = "wrong score shape"
+        some = users[:7]  # a batch size unlike n_users and n_items, so a transpose shows
+        for batch_users in (some, users):
+            scores = _score(model, batch_users, history[batch_users])
+            expected = (len(batch_users), history.shape[1])
+            if not isinstance(scores, Tensor):
+                self.fail(rule, f"score() returned a {type(scores).__name__}, expected a tensor of shape "
+                                f"{list(expected)} (users x items)")
+            if tuple(scores.shape) != expected:
+                self.fail(rule, f"score() returned shape {list(scores.shape)} for {len(batch_users)} users "
+                                f"and {expected[1]} items; it must be {list(expected)} (users x items), "
+                                "one score for every item")
+            if not scores.is_floating_point():
+                self.fail(rule, f"score() returned dtype {scores.dtype}; scores must be floating point")
+        self.ok("score shape")
+        return scores
+
+    def finite(self, scores: Tensor) -> None:
+        bad = ~torch.isfinite(scores)
+        if bad.any():
+            user, item = (int(i) for i in bad.nonzero()[0])
+            self.fail("NaN or infinite scores", f"{int(bad.sum())} of {scores.numel()} scores of the trained "
+                      f"model are NaN or infinite (the first: user {user}, item {item}); guard divisions "
+                      "and logarithms in score() (clamp the denominator) or fix the training")
+        self.ok("finite scores")
+
+    def repeatable(self, model, users: Tensor, history: Tensor, scores: Tensor) -> None:
+        again = _score(model, users, history)
+        if not _close(again, scores):
+            self.fail("results change under a fixed seed", f"two calls of score() on the same trained model "
+                      f"gave different scores (max difference {_max_diff(again, scores):.3g}); score() must "
+                      "not draw random numbers (dropout and sampling belong in training only)")
+        self.ok("repeatable scores")
+
+    def batch_independent(self, model, users: Tensor, history: Tensor, scores: Tensor) -> None:
+        rule = "scores depend on other users in the same batch"
+        reverse = torch.flip(users, dims=[0])
+        batches = [reverse] + [users[i:i + 1] for i in range(0, len(users), max(1, len(users) // 8))]
+        for batch_users in batches:
+            alone = _score(model, batch_users, history[batch_users])
+            together = scores[batch_users]
+            if not _close(alone, together):
+                row = int((alone - together).abs().amax(dim=1).argmax())
+                how = "alone" if len(batch_users) == 1 else "in a batch in reverse order"
+                self.fail(rule, f"user {int(batch_users[row])} scored {how} differs from the same user "
+                          f"scored with all users (max difference {_max_diff(alone, together):.3g}); each "
+                          "row of score() must depend only on that user and that user's history (no "
+                          "centring or normalising over the users of the batch)")
+        self.ok("batch independence")
+
+    def masking(self, model, split: SplitData) -> None:
+        rule = "training items not masked by the evaluator"
+        history, target = split.stage("test")
+        result = evaluate(model, history, target, KS, batch_size=16, device=torch.device("cpu"),
+                          keep_top_items=True)
+        known = history[result.users].toarray() > 0  # [n_evaluated, n_items]
+        recommended_known = np.take_along_axis(known, result.top_items, axis=1)  # [n_evaluated, K]
+        # A user with fewer than K unknown items must be shown known (masked, -inf) ones.
+        room = (~known).sum(axis=1) >= result.top_items.shape[1]
+        bad = recommended_known & room[:, None]
+        if bad.any():
+            row = int(np.flatnonzero(bad.any(axis=1))[0])
+            item = int(result.top_items[row][bad[row]][0])
+            self.fail(rule, f"the evaluator recommended user {int(result.users[row])} the known item {item} "
+                      f"({int(bad.sum())} known items in top-{result.top_items.shape[1]} lists in all)"
+                      f"{_mutation_hint(model, history)}")
+        self.ok("known items masked")
+
+    def seeded(self, second: Tensor, first: Tensor, seed: int) -> None:
+        if not _close(second, first):
+            self.fail("results change under a fixed seed", f"two builds and trainings with seed {seed} gave "
+                      f"scores that differ by up to {_max_diff(second, first):.3g}; draw randomness from "
+                      "torch's or numpy's global generators (recbench seeds them) or from a generator "
+                      "seeded by a hyperparameter, never from an unseeded one such as "
+                      "np.random.default_rng()")
+        self.ok("deterministic under a fixed seed")
+
+    def checkpoint(self, trained, fresh, users: Tensor, history: Tensor, scores: Tensor) -> None:
+        rule = "checkpoint round trip"
+        buffer = io.BytesIO()
+        torch.save(trained.state_dict(), buffer)
+        buffer.seek(0)
+        try:
+            fresh.load_state_dict(torch.load(buffer, weights_only=True))
+        except (RuntimeError, KeyError, ValueError) as error:
+            self.fail(rule, f"loading the trained state_dict into a fresh instance failed ({error}); create "
+                      "every parameter and buffer in __init__ with its final shape and fill it in place")
+        restored = _score(fresh, users, history)
+        if not _close(restored, scores):
+            self.fail(rule, f"a fresh instance loaded with the trained state_dict scores differently (max "
+                      f"difference {_max_diff(restored, scores):.3g}); keep learned state in parameters or "
+                      "registered buffers, not in plain attributes")
+        self.ok("checkpoint round trip")
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+def tiny_split(n_users: int, n_items: int, seed: int) -> SplitData:
+    """Tiny synthetic interactions (about 10 per user), split 70/15/15 at random by ``seed``."""
+    frame, items = generate_synthetic(n_users=n_users, n_items=n_items, mean_interactions=10.0,
+                                      min_interactions=5, seed=seed)
+    return RandomSplit((0.7, 0.15, 0.15))(Interactions.from_frame(frame, items), seed=seed)
+
+
+def _model_config(model, repo_root) -> tuple[DictConfig, str | None]:
+    """The model config node, and its config option name when it was given by name."""
+    if isinstance(model, DictConfig):
+        return model, None
+    if isinstance(model, Mapping):
+        return OmegaConf.create(dict(model)), None
+    path = Path(model)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        if not path.is_file():
+            raise RecbenchError(f"model config file {path} does not exist")
+        return OmegaConf.load(path), None
+    return compose_model(str(model), find_repo_root(repo_root)), str(model)
+
+
+def compose_model(option: str, repo_root: Path) -> DictConfig:
+    """``cfg.model`` of the run config composed with ``model=<option>`` (search path plugins included)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import MissingConfigException
+
+    try:
+        with initialize_config_dir(config_dir=str(repo_root / "conf"), version_base="1.3"):
+            return compose("config", overrides=[f"model={option}", "logger=none"]).model
+    except MissingConfigException as error:
+        raise RecbenchError(f"no model config named {option!r}: add conf/model/{option}.yaml or install "
+                            f"the package that provides it ({error})") from None
+
+
+def _build(cfg: DictConfig, split: SplitData, seed: int):
+    pl.seed_everything(seed, workers=True, verbose=False)
+    return build(cfg, "model", n_users=split.n_users, n_items=split.n_items)
+
+
+def _train(model, split: SplitData, seed: int, epochs: int) -> None:
+    """Fit, or train ``epochs`` epochs through recbench's Lightning module (no validation)."""
+    from recbench.training.module import InteractionDataModule, RecommenderModule
+
+    pl.seed_everything(seed, workers=True, verbose=False)
+    if is_fit_model(model):
+        model.fit(split.train)
+        return
+    module = RecommenderModule(model, split.n_items, KS)
+    data = InteractionDataModule(split, model.batch_kind, model.batch_size, 64, seed,
+                                 getattr(model, "num_negatives", 0))
+    trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=epochs, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         num_sanity_val_steps=0, limit_val_batches=0, use_distributed_sampler=False,
+                         deterministic="warn", default_root_dir=None)
+    trainer.fit(module, datamodule=data)
+
+
+@torch.no_grad()
+def _score(model, users: Tensor, history: Tensor) -> Tensor:
+    """``model.score`` in eval mode, on a copy of ``history`` so a mutating plugin cannot hide."""
+    model.eval()
+    return model.score(users, history.clone())
+
+
+def _mutation_hint(model, history) -> str:
+    users = torch.arange(min(8, history.shape[0]))
+    given = dense_rows(history, users.numpy())
+    before = given.clone()
+    with torch.no_grad():
+        model.eval()
+        model.score(users, given)
+    if not torch.equal(given, before):
+        return ("; score() changes its history argument in place, and the evaluator masks known items "
+                "from that tensor: compute on a copy (history = history.clone()) or out of place")
+    return ("; score() leaves its history argument alone, so this points at recbench's evaluator "
+            "(recbench/evaluation/ranking.py::mask_known): please report it")
+
+
+def _close(a: Tensor, b: Tensor) -> bool:
+    return a.shape == b.shape and torch.allclose(a.float(), b.float(), atol=ATOL, rtol=RTOL, equal_nan=True)
+
+
+def _max_diff(a: Tensor, b: Tensor) -> float:
+    return float(torch.nan_to_num((a.float() - b.float()).abs(), nan=float("inf")).max())
+
+
+def _positive_int(checker: _Checker, rule: str, model, name: str) -> None:
+    value = getattr(model, name, None)
+    if not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        checker.fail(rule, f"self.{name} is {value!r}; a neural plugin must set it to a positive integer")
+
+
+@contextmanager
+def _quiet_lightning():
+    """Lightning's banner and data-loader advice would drown the check's own output."""
+    logger = logging.getLogger("pytorch_lightning")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module="pytorch_lightning")
+            warnings.filterwarnings("ignore", module="lightning_fabric")
+            yield
+    finally:
+        logger.setLevel(level)
