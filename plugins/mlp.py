@@ -77,5 +77,13 @@ class MLP(nn.Module):
         return F.binary_cross_entropy_with_logits(logits, labels)
 
     def score(self, users: Tensor, history: Tensor) -> Tensor:
-        all_items = torch.arange(self.n_items, device=users.device)
-        return self(users[:, None], all_items[None, :])  # [B, n_items]
+        if len(self.tower) == 0:  # no hidden layer: the output layer sees [u; i] directly
+            return self(users[:, None], torch.arange(self.n_items, device=users.device)[None, :])
+        # The first layer of [u; i] splits into W_u u + W_i i: computing each half once and
+        # broadcasting avoids building the [B, n_items, 2d] concatenation.
+        first, rest = self.tower[0], self.tower[1:]
+        d = self.user_embedding.embedding_dim
+        user_part = self.user_embedding(users) @ first.weight[:, :d].T + first.bias  # [B, h1]
+        item_part = self.item_embedding.weight @ first.weight[:, d:].T  # [n_items, h1]
+        hidden = rest(user_part[:, None, :] + item_part[None, :, :])  # [B, n_items, h_last]
+        return self.output(hidden).squeeze(-1)  # [B, n_items]
