@@ -137,7 +137,7 @@ def _distribution(key: str, override: Override, space: SearchSpace) -> BaseDistr
             return IntDistribution(value.start, value.end, log=log)
         return FloatDistribution(float(value.start), float(value.end), log=log)
     if isinstance(value, RangeSweep):
-        values = list(value.range())
+        values = _range_values(value)
         require(len(values) > 0, f"{key}: range({value.start}, {value.stop}, {value.step}) is empty")
         step = value.step if value.step is not None else 1
         if all(isinstance(v, int) for v in values) and step > 0 and len(values) > 1 and (step == 1 or not log):
@@ -148,6 +148,17 @@ def _distribution(key: str, override: Override, space: SearchSpace) -> BaseDistr
     values = list(override.sweep_iterator(transformer=Transformer.identity))
     require(len(values) > 0, f"{key}: choice() needs at least one value")
     return _categorical(key, values, space)
+
+
+def _range_values(sweep: RangeSweep) -> list:
+    """The values of ``range(start, stop, step)``; float ones without binary noise (0.3, not
+    0.30000000000000004), and the stop excluded as for ints."""
+    if isinstance(sweep.range(), range):
+        return list(sweep.range())
+    step = sweep.step if sweep.step is not None else 1
+    require(step != 0, "range(...) needs a step other than 0")
+    count = max(0, math.ceil((sweep.stop - sweep.start) / step - 1e-9))
+    return [float(f"{sweep.start + i * step:.12g}") for i in range(count)]
 
 
 def _categorical(key: str, values: list, space: SearchSpace) -> CategoricalDistribution:
