@@ -116,9 +116,10 @@ class OptunaSweep:
                 study.tell(trial, state=TrialState.FAIL)
                 break
             seed = self.sampler_cfg.get("seed")
-            if seed is not None:
+            if seed is not None and not self._is_grid():
                 # Seeded by trial number: workers sharing a study with one seed still sample
-                # different points, and a rerun of the same study samples the same ones.
+                # different points, and a rerun of the same study samples the same ones. (The grid
+                # sampler needs no reseeding: its first trials take grid points by trial number.)
                 study.sampler = self._sampler(space, seed=seed + trial.number)
             params = space.suggest(trial)
             overrides = space.overrides(params)
@@ -201,15 +202,18 @@ class OptunaSweep:
         if not space.distributions:
             log.info("the search space is empty: one trial is enough")
             return 1
-        if issubclass(get_class(self.sampler_cfg._target_), optuna.samplers.GridSampler):
+        if self._is_grid():
             size = math.prod(len(values) for values in space.grid().values())
             if size < self.n_trials:
                 log.info("the grid has %d points: n_trials %d lowered to %d", size, self.n_trials, size)
             return min(size, self.n_trials)
         return self.n_trials
 
+    def _is_grid(self) -> bool:
+        return issubclass(get_class(self.sampler_cfg._target_), optuna.samplers.GridSampler)
+
     def _sampler(self, space: SearchSpace, seed: int | None) -> optuna.samplers.BaseSampler:
-        if issubclass(get_class(self.sampler_cfg._target_), optuna.samplers.GridSampler):
+        if self._is_grid():
             return instantiate(self.sampler_cfg, search_space=space.grid(), seed=seed)
         return instantiate(self.sampler_cfg, seed=seed)
 
