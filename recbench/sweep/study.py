@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import random
+import time
 import warnings
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from recbench.errors import RecbenchError, require
 
 JOURNAL_PREFIX = "journal:"
 DEFAULT_DB = "optuna.db"
+_OPEN_ATTEMPTS = 3
 
 # User attributes the sweep writes on trials.
 FAIL_REASON = "fail_reason"  # a crashed run: counts as a finished (failed) trial
@@ -73,13 +76,17 @@ def open_storage(spec: str, heartbeat_interval: int | None = None) -> BaseStorag
     heartbeat = {}
     if heartbeat_interval:
         heartbeat = {"heartbeat_interval": heartbeat_interval, "grace_period": 2 * heartbeat_interval}
-    try:
-        with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.9
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RDBStorage(spec, engine_kwargs=engine_kwargs, **heartbeat)
-    except Exception as error:  # driver missing, server down, bad URL: all end the same way
-        raise RecbenchError(f"cannot open the study storage {masked(spec)}: {error}. Check "
-                            "hydra.sweeper.storage (and that the database server is running)") from None
+    # Workers that start together race to create the tables; a loser's retry finds them made.
+    for attempt in range(_OPEN_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.9
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(spec, engine_kwargs=engine_kwargs, **heartbeat)
+        except Exception as error:  # driver missing, server down, bad URL: all end the same way
+            if attempt == _OPEN_ATTEMPTS - 1:
+                raise RecbenchError(f"cannot open the study storage {masked(spec)}: {error}. Check "
+                                    "hydra.sweeper.storage (and that the database server is running)") from None
+            time.sleep(1.0 + random.random())
 
 
 def open_study(storage: BaseStorage, spec: str, name: str, directions: list[str], objectives: list[str],
