@@ -84,7 +84,9 @@ def open_storage(spec: str, heartbeat_interval: int | None = None) -> BaseStorag
                 return RDBStorage(spec, engine_kwargs=engine_kwargs, **heartbeat)
         except Exception as error:  # driver missing, server down, bad URL: all end the same way
             if attempt == _OPEN_ATTEMPTS - 1:
-                raise RecbenchError(f"cannot open the study storage {masked(spec)}: {error}. Check "
+                hint = (" (install the database's driver, e.g. pip install 'psycopg[binary]' for postgresql://)"
+                        if "DB access module" in str(error) else "")
+                raise RecbenchError(f"cannot open the study storage {masked(spec)}: {error}{hint}. Check "
                                     "hydra.sweeper.storage (and that the database server is running)") from None
             time.sleep(1.0 + random.random())
 
