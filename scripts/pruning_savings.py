@@ -4,7 +4,7 @@ Both sweeps use the random sampler with one seed; recbench seeds each trial by i
 both try exactly the same configurations and differ only in pruning. Most of the space is bad
 on purpose (learning rates down to 1e-7 barely move the embeddings).
 
-    python scripts/pruning_savings.py --trials 16 --epochs 8
+    python scripts/pruning_savings.py --trials 20 --epochs 15
 
 Prints, for each pruner: trials complete / pruned, epochs trained in total, the best value, and
 the sweep's wall time; writes the same as JSON to ``--out`` (default: pruning_savings.json).
@@ -28,10 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SPACE = ["model.optimizer.lr=tag(log,interval(1e-7,1e-1))", "model.embedding_dim=choice(8,16,32)"]
 
 
-def run(pruner: str, trials: int, epochs: int, data: list[str], sweep_dir: Path) -> dict:
+def run(pruner: str, trials: int, epochs: int, patience: int, data: list[str], sweep_dir: Path) -> dict:
     command = [sys.executable, "run.py", "-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=random",
                "hydra.sweeper.sampler.seed=0", f"hydra/sweeper/pruner={pruner}", f"hydra.sweeper.n_trials={trials}",
-               f"trainer.max_epochs={epochs}", "evaluation.patience=3", "logger=none",
+               f"trainer.max_epochs={epochs}", f"evaluation.patience={patience}", "logger=none",
                "trainer.enable_progress_bar=false", f"hydra.sweep.dir={sweep_dir}", *data, *SPACE]
     if pruner == "median":
         command += ["hydra.sweeper.pruner.n_startup_trials=3", "hydra.sweeper.pruner.n_warmup_steps=1"]
@@ -49,6 +49,7 @@ def run(pruner: str, trials: int, epochs: int, data: list[str], sweep_dir: Path)
         "epochs_trained": sum(len(t.intermediate_values) for t in done),
         "best_value": study.best_value,
         "sweep_seconds": round(seconds, 1),
+        "params": [t.params for t in done],
     }
 
 
@@ -56,6 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--patience", type=int, default=5, help="early stopping, in both sweeps")
     parser.add_argument("--users", type=int, default=300)
     parser.add_argument("--items", type=int, default=200)
     parser.add_argument("--out", type=Path, default=Path("pruning_savings.json"))
@@ -64,7 +66,12 @@ def main() -> None:
     data = [f"dataset.source.n_users={args.users}", f"dataset.source.n_items={args.items}",
             "dataset.source.mean_interactions=20"]
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [run(pruner, args.trials, args.epochs, data, Path(tmp) / pruner) for pruner in ("none", "median")]
+        rows = [run(pruner, args.trials, args.epochs, args.patience, data, Path(tmp) / pruner)
+                for pruner in ("none", "median")]
+    # A fair comparison: the same configurations in both sweeps.
+    assert rows[0]["params"] == rows[1]["params"], "the two sweeps sampled different configurations"
+    print(f"{args.trials} trials, at most {args.epochs} epochs, early stopping patience {args.patience}; "
+          "same configurations in both sweeps")
     print(f"{'pruner':<8} {'complete':>8} {'pruned':>7} {'epochs':>7} {'best':>8} {'seconds':>8}")
     for r in rows:
         print(f"{r['pruner']:<8} {r['complete']:>8} {r['pruned']:>7} {r['epochs_trained']:>7} "

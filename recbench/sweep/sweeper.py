@@ -103,30 +103,41 @@ class OptunaSweep:
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)  # trials of killed workers (SQL storages)
         counted = sum(map(counts_towards_budget, study.get_trials(deepcopy=False)))
-        batch = []
-        for _ in range(min(self.n_jobs, budget - counted)):
-            with warnings.catch_warnings():  # heartbeats work with ask-and-tell too: see _heartbeat
-                warnings.filterwarnings("ignore", "Heartbeat of storage", UserWarning)
-                trial = study.ask()
-            # Another worker may have asked at the same instant: trial numbers decide who runs.
-            earlier = sum(counts_towards_budget(t) for t in study.get_trials(deepcopy=False)
-                          if t.number < trial.number)
-            if earlier >= budget:
-                trial.set_user_attr(SURPLUS, True)
-                study.tell(trial, state=TrialState.FAIL)
-                break
-            seed = self.sampler_cfg.get("seed")
-            if seed is not None and not self._is_grid():
-                # Seeded by trial number: workers sharing a study with one seed still sample
-                # different points, and a rerun of the same study samples the same ones. (The grid
-                # sampler needs no reseeding: its first trials take grid points by trial number.)
-                study.sampler = self._sampler(space, seed=seed + trial.number)
-            params = space.suggest(trial)
-            overrides = space.overrides(params)
-            trial.set_user_attr(OVERRIDES, overrides)
-            log.info("trial %d: %s", trial.number, " ".join(overrides[len(space.fixed):]))
-            batch.append((trial, overrides + self._trial_overrides(trial, study.study_name, spec)))
+        batch: list[tuple[Trial, list[str]]] = []
+        try:
+            for _ in range(min(self.n_jobs, budget - counted)):
+                if not self._ask_one(study, space, spec, budget, batch):
+                    break
+        except BaseException:
+            _mark_interrupted(study, [trial for trial, _ in batch])
+            raise
         return batch
+
+    def _ask_one(self, study: optuna.Study, space: SearchSpace, spec: str, budget: int,
+                 batch: list[tuple[Trial, list[str]]]) -> bool:
+        """Ask for one trial and append it with its overrides to ``batch``; False if it is surplus."""
+        with warnings.catch_warnings():  # heartbeats work with ask-and-tell too: see _heartbeat
+            warnings.filterwarnings("ignore", "Heartbeat of storage", UserWarning)
+            trial = study.ask()
+        # Another worker may have asked at the same instant: trial numbers decide who runs.
+        earlier = sum(counts_towards_budget(t) for t in study.get_trials(deepcopy=False)
+                      if t.number < trial.number)
+        if earlier >= budget:
+            trial.set_user_attr(SURPLUS, True)
+            study.tell(trial, state=TrialState.FAIL)
+            return False
+        seed = self.sampler_cfg.get("seed")
+        if seed is not None and not self._is_grid():
+            # Seeded by trial number: workers sharing a study with one seed still sample
+            # different points, and a rerun of the same study samples the same ones. (The grid
+            # sampler needs no reseeding: its first trials take grid points by trial number.)
+            study.sampler = self._sampler(space, seed=seed + trial.number)
+        params = space.suggest(trial)
+        overrides = space.overrides(params)
+        trial.set_user_attr(OVERRIDES, overrides)
+        log.info("trial %d: %s", trial.number, " ".join(overrides[len(space.fixed):]))
+        batch.append((trial, overrides + self._trial_overrides(trial, study.study_name, spec)))
+        return True
 
     def _run(self, study: optuna.Study, storage, batch: list[tuple[Trial, list[str]]]) -> Sequence[JobReturn]:
         """Launch one batch and tell the study how each trial ended."""
@@ -145,11 +156,7 @@ class OptunaSweep:
                 returns = self.launcher.launch([overrides for _, overrides in launchable],
                                                initial_job_idx=launchable[0][0].number)
         except BaseException:
-            # Ctrl-C or kill: these trials did not finish; a resumed sweep runs them again.
-            for trial, _ in launchable:
-                with contextlib.suppress(Exception):
-                    trial.set_user_attr(INTERRUPTED, True)
-                    study.tell(trial, state=TrialState.FAIL)
+            _mark_interrupted(study, [trial for trial, _ in launchable])
             raise
         for (trial, _), job in zip(launchable, returns):
             self._tell(study, trial, job)
@@ -240,6 +247,14 @@ class OptunaSweep:
                                 "hydra.sweeper.params and on the command line") from None
 
 
+def _mark_interrupted(study: optuna.Study, trials: list[Trial]) -> None:
+    """Ctrl-C or kill: these trials did not finish; a resumed sweep runs them again."""
+    for trial in trials:
+        with contextlib.suppress(Exception):  # already told, or the storage is gone: nothing to do
+            trial.set_user_attr(INTERRUPTED, True)
+            study.tell(trial, state=TrialState.FAIL)
+
+
 @contextlib.contextmanager
 def _heartbeat(storage, trial_ids: list[int]) -> Iterator[None]:
     """Marks the trials alive while they run, so other workers can tell them from dead ones."""
@@ -252,8 +267,10 @@ def _heartbeat(storage, trial_ids: list[int]) -> Iterator[None]:
     def beat() -> None:
         while True:
             for trial_id in trial_ids:
-                with contextlib.suppress(Exception):  # a missed beat is retried next interval
+                try:
                     storage.record_heartbeat(trial_id)
+                except Exception as error:  # a missed beat is retried next interval
+                    log.debug("heartbeat of trial id %d failed: %s", trial_id, error)
             if stop.wait(interval):
                 return
 

@@ -79,24 +79,32 @@ def test_best_value_is_the_best_trials_metric_and_its_results_json(resumed_sweep
     assert f"model.optimizer.lr={best.params['model.optimizer.lr']!r}" in top["overrides"]
 
 
-def test_a_killed_sweep_resumes_and_reruns_the_interrupted_trial(tmp_path):
-    args = ["hparams_search=mlp_optuna", "hydra.sweeper.n_trials=3", "trainer.max_epochs=3",
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_a_killed_sweep_resumes_and_reruns_the_interrupted_trial(tmp_path, how):
+    """SIGTERM: the sweep marks its running trial interrupted. SIGKILL: the trial stays running
+    until its heartbeat (every second here) is stale, and the resumed sweep fails it."""
+    args = ["hparams_search=mlp_optuna", "hydra.sweeper.n_trials=3", "hydra.sweeper.heartbeat_interval=1",
             f"hydra.sweep.dir={tmp_path}"]
     sweep = subprocess.Popen(sweep_command(*args), cwd=ROOT, env=sweep_env(), stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
     while not (tmp_path / "1").exists() and sweep.poll() is None:
         time.sleep(0.05)
-    sweep.send_signal(signal.SIGTERM)  # while trial 1 runs
+    sweep.send_signal(how)  # while trial 1 runs
     assert sweep.wait(timeout=300) != 0
     storage = f"sqlite:///{tmp_path}/optuna.db"
     killed = load(storage, "mlp-synthetic").trials
-    assert [t.state for t in killed] == [TrialState.COMPLETE, TrialState.FAIL]
-    assert killed[1].user_attrs["interrupted"] and "fail_reason" not in killed[1].user_attrs
+    if how == signal.SIGTERM:
+        assert [t.state for t in killed] == [TrialState.COMPLETE, TrialState.FAIL]
+        assert killed[1].user_attrs["interrupted"]
+    else:
+        assert [t.state for t in killed] == [TrialState.COMPLETE, TrialState.RUNNING]
+        time.sleep(2.5)  # past the grace period of two heartbeats
 
     run_sweep(*args)
     trials = load(storage, "mlp-synthetic").trials
     assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE,
                                          TrialState.COMPLETE]
+    assert "fail_reason" not in trials[1].user_attrs
     assert all((Path(t.user_attrs["output_dir"]) / "results.json").is_file() for t in trials if t.number != 1)
     summary = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
     assert summary["trials"] == {"complete": 3, "fail": 1} and summary["failures"] == {}
