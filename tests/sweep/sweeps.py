@@ -34,7 +34,7 @@ def run_sweep(*overrides: str, expect_ok: bool = True) -> subprocess.CompletedPr
     return done
 
 
-def load(storage: str, name: str) -> optuna.Study:
+def load(storage, name: str) -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna.load_study(study_name=name, storage=storage)
 

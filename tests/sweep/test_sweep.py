@@ -186,6 +186,22 @@ def test_two_objectives_give_a_pareto_front(tmp_path):
     assert {b["number"] for b in summary["best_trials"]} == {t.number for t in study.best_trials}
 
 
+def test_pop_preset_on_a_journal_file_groups_its_wandb_run_by_study(tmp_path):
+    """A fitted model, an empty space (one trial), Optuna's journal storage, W&B offline."""
+    journal = tmp_path / "studies" / "pop.log"
+    run_sweep("hparams_search=pop_optuna", f"hydra.sweeper.storage=journal:{journal}", "logger=wandb",
+              "logger.mode=offline", "hydra.sweeper.n_trials=5", f"hydra.sweep.dir={tmp_path}/sweep")
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    study = load(JournalStorage(JournalFileBackend(str(journal))), "pop-synthetic")
+    trial, = study.trials  # nothing to search: one trial, whatever n_trials says
+    results = run_results(trial)
+    assert trial.state == TrialState.COMPLETE and trial.value == results["metrics"]["valid/ndcg@10"]
+    assert results["config"]["logger"]["group"] == "pop-synthetic"
+    assert not (tmp_path / "sweep" / "optuna.db").exists()
+
+
 @pytest.mark.skipif(not os.environ.get("RECBENCH_TEST_POSTGRES_URL"),
                     reason="RECBENCH_TEST_POSTGRES_URL is not set: start a server with "
                            "eval \"$(.ci/postgres.sh)\" (CI does)")
