@@ -12,7 +12,6 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
-from hydra_plugins.recbench_optuna_sweeper import config  # noqa: F401  (registers the configs)
 
 
 class RecbenchOptunaSweeper(Sweeper):

@@ -8,13 +8,10 @@ when the study holds that many trials.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import signal
-import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +22,13 @@ from hydra.core.utils import JobReturn
 from hydra.types import HydraContext, TaskFunction
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
-from optuna.storages import RDBStorage
 from optuna.trial import Trial, TrialState
 
 from recbench.errors import RecbenchError, require
+from recbench.sweep.liveness import heartbeat, interrupt_on_sigterm, mark_interrupted
 from recbench.sweep.pruning import TRIAL_ENV, trial_reference
 from recbench.sweep.space import SearchSpace, parse_space
-from recbench.sweep.study import (FAIL_REASON, INTERRUPTED, OUTPUT_DIR, OVERRIDES, SURPLUS, counts_towards_budget,
+from recbench.sweep.study import (FAIL_REASON, OUTPUT_DIR, OVERRIDES, SURPLUS, counts_towards_budget,
                                   masked, open_storage, open_study, resolve_storage)
 from recbench.sweep.summary import RESULTS_FILE, format_summary, summarize, write_summary
 
@@ -88,7 +85,7 @@ class OptunaSweep:
                  {k: str(v) for k, v in space.distributions.items()})
 
         returns = []
-        with _interrupt_on_sigterm():
+        with interrupt_on_sigterm():
             while batch := self._ask(study, space, spec, budget):
                 returns.append(self._run(study, storage, batch))
 
@@ -109,7 +106,7 @@ class OptunaSweep:
                 if not self._ask_one(study, space, spec, budget, batch):
                     break
         except BaseException:
-            _mark_interrupted(study, [trial for trial, _ in batch])
+            mark_interrupted(study, [trial for trial, _ in batch])
             raise
         return batch
 
@@ -152,11 +149,11 @@ class OptunaSweep:
         if not launchable:
             return []
         try:
-            with _heartbeat(storage, [trial._trial_id for trial, _ in launchable]):
+            with heartbeat(storage, [trial._trial_id for trial, _ in launchable]):
                 returns = self.launcher.launch([overrides for _, overrides in launchable],
                                                initial_job_idx=launchable[0][0].number)
         except BaseException:
-            _mark_interrupted(study, [trial for trial, _ in launchable])
+            mark_interrupted(study, [trial for trial, _ in launchable])
             raise
         for (trial, _), job in zip(launchable, returns):
             self._tell(study, trial, job)
@@ -245,56 +242,3 @@ class OptunaSweep:
         except Exception as error:
             raise RecbenchError(f"the search space does not fit the config: {error}. Check the keys in "
                                 "hydra.sweeper.params and on the command line") from None
-
-
-def _mark_interrupted(study: optuna.Study, trials: list[Trial]) -> None:
-    """Ctrl-C or kill: these trials did not finish; a resumed sweep runs them again."""
-    for trial in trials:
-        with contextlib.suppress(Exception):  # already told, or the storage is gone: nothing to do
-            trial.set_user_attr(INTERRUPTED, True)
-            study.tell(trial, state=TrialState.FAIL)
-
-
-@contextlib.contextmanager
-def _heartbeat(storage, trial_ids: list[int]) -> Iterator[None]:
-    """Marks the trials alive while they run, so other workers can tell them from dead ones."""
-    interval = storage.get_heartbeat_interval() if isinstance(storage, RDBStorage) else None
-    if not interval:
-        yield
-        return
-    stop = threading.Event()
-
-    def beat() -> None:
-        while True:
-            for trial_id in trial_ids:
-                try:
-                    storage.record_heartbeat(trial_id)
-                except Exception as error:  # a missed beat is retried next interval
-                    log.debug("heartbeat of trial id %d failed: %s", trial_id, error)
-            if stop.wait(interval):
-                return
-
-    thread = threading.Thread(target=beat, daemon=True, name="optuna-heartbeat")
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-
-
-@contextlib.contextmanager
-def _interrupt_on_sigterm() -> Iterator[None]:
-    """``kill`` stops the sweep like Ctrl-C does, so running trials are marked interrupted."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
