@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +64,8 @@ class OptunaSweep:
             hydra_context=hydra_context, task_function=task_function, config=config)
 
     # -- the loop ------------------------------------------------------------------------------
-    def sweep(self, arguments: list[str]) -> list[Sequence[JobReturn]]:
+    def sweep(self, arguments: list[str]) -> dict:
+        """Run the study to ``n_trials``; returns the summary written to optimization_results.yaml."""
         sweep_dir = Path(self.config.hydra.sweep.dir).resolve()
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
@@ -84,15 +84,16 @@ class OptunaSweep:
                  budget - sum(map(counts_towards_budget, study.get_trials(deepcopy=False))), budget,
                  {k: str(v) for k, v in space.distributions.items()})
 
-        returns = []
+        # Job returns are not kept: a crashed trial's exception holds its frames (and, after an
+        # out-of-memory error, its tensors) alive.
         with interrupt_on_sigterm():
             while batch := self._ask(study, space, spec, budget):
-                returns.append(self._run(study, storage, batch))
+                self._run(study, storage, batch)
 
         summary = summarize(study, objectives, masked(spec))
         write_summary(sweep_dir / RESULTS_FILE, summary)
         print(format_summary(summary), flush=True)
-        return returns
+        return summary
 
     def _ask(self, study: optuna.Study, space: SearchSpace, spec: str, budget: int) -> list[tuple[Trial, list[str]]]:
         """Up to ``n_jobs`` new trials with their overrides; empty when the study is complete."""
@@ -136,7 +137,7 @@ class OptunaSweep:
         batch.append((trial, overrides + self._trial_overrides(trial, study.study_name, spec)))
         return True
 
-    def _run(self, study: optuna.Study, storage, batch: list[tuple[Trial, list[str]]]) -> Sequence[JobReturn]:
+    def _run(self, study: optuna.Study, storage, batch: list[tuple[Trial, list[str]]]) -> None:
         """Launch one batch and tell the study how each trial ended."""
         launchable = []
         for trial, overrides in batch:
@@ -147,7 +148,7 @@ class OptunaSweep:
                 continue
             launchable.append((trial, overrides))
         if not launchable:
-            return []
+            return
         try:
             with heartbeat(storage, [trial._trial_id for trial, _ in launchable]):
                 returns = self.launcher.launch([overrides for _, overrides in launchable],
@@ -157,7 +158,6 @@ class OptunaSweep:
             raise
         for (trial, _), job in zip(launchable, returns):
             self._tell(study, trial, job)
-        return returns
 
     def _tell(self, study: optuna.Study, trial: Trial, job: JobReturn) -> None:
         if job.hydra_cfg is not None:
