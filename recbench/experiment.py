@@ -12,16 +12,17 @@ import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from recbench.config import build
 from recbench.data.interactions import Interactions, SplitData
 from recbench.data.loading import load_dataset
 from recbench.data.preprocess import statistics
 from recbench.data.split_cache import cached_split
-from recbench.config import build
 from recbench.errors import RecbenchError, require, require_positive
 from recbench.evaluation.evaluator import RankingResult
 from recbench.evaluation.sampled import protocol_record
 from recbench.plugin import is_fit_model
 from recbench.results import RESULTS_FILE, SCHEMA_VERSION, git_revision, library_versions, write_json, write_parquet
+from recbench.sweep.pruning import trial_callbacks
 from recbench.tracking import build_logger, close_logger, component_names
 from recbench.training.runner import Outcome, run_fit_model, run_gradient_model
 
@@ -127,14 +128,16 @@ def print_table(results: dict) -> None:
     print("\n".join(lines), flush=True)
 
 
-def main(cfg: DictConfig) -> float | None:
+def main(cfg: DictConfig) -> float | list[float | None] | None:
     """Hydra's task function: run, and return the metric a sweep optimises.
 
+    ``optimized_metric`` names a metric (``valid/ndcg@10``) or a timing (``timing/train_seconds``),
+    or lists several for a multi-objective sweep (then a list of values is returned).
     A :class:`RecbenchError` ends a single run with its message and exit status 1; in a
     multirun it is raised so the sweeper can record the failed trial and go on.
     """
     try:
-        results = train(cfg)
+        results = train(cfg, extra_callbacks=trial_callbacks(cfg))
     except RecbenchError as error:
         multirun = HydraConfig.initialized() and getattr(HydraConfig.get().mode, "name", None) == "MULTIRUN"
         if multirun:
@@ -142,4 +145,8 @@ def main(cfg: DictConfig) -> float | None:
         log.error("%s", error)
         print(f"error: {error}", file=sys.stderr, flush=True)
         sys.exit(1)
-    return results["metrics"].get(cfg.get("optimized_metric"))
+    values = {**results["metrics"], **{f"timing/{k}": v for k, v in results["timing"].items()}}
+    names = cfg.get("optimized_metric")
+    if OmegaConf.is_list(names):
+        return [values.get(name) for name in names]
+    return values.get(names)

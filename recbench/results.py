@@ -36,6 +36,11 @@ def write_json(path: Path, payload: dict) -> None:
     _atomic_write(Path(path), lambda tmp: tmp.write_text(json.dumps(payload, indent=2, default=str)))
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write a text file atomically."""
+    _atomic_write(Path(path), lambda tmp: tmp.write_text(text))
+
+
 def write_parquet(path: Path, frame: pd.DataFrame) -> None:
     """Write a frame as Parquet atomically."""
     _atomic_write(Path(path), lambda tmp: frame.to_parquet(tmp, index=False))
