@@ -63,12 +63,13 @@ def main() -> None:
     parser.add_argument("--models", default="mlp,mf,gmf,neumf,multvae,multdae,cfgan,ease,ials,itemknn,pop")
     parser.add_argument("--size", default="ml1m", choices=sorted(SIZES))
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--trainer", default="gpu")
     args = parser.parse_args()
     report = {"device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
               "torch": torch.__version__, "size": args.size, "runs": {}}
     for name in args.models.split(","):
         output_dir = Path(tempfile.mkdtemp(prefix=f"smoke-{name}-"))
-        overrides = [f"model={name}", "trainer=gpu", "logger=none", f"trainer.max_epochs={args.epochs}",
+        overrides = [f"model={name}", f"trainer={args.trainer}", "logger=none", f"trainer.max_epochs={args.epochs}",
                      "trainer.enable_progress_bar=false", "evaluation.patience=100", *SIZES[args.size]]
         try:
             cfg = config(overrides, output_dir)
