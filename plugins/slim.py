@@ -33,20 +33,21 @@ def elastic_net_columns(gram: Tensor, n_samples: int, alpha: float, l1_ratio: fl
     """
     n = gram.shape[0]
     weights = torch.zeros_like(gram)  # W [n_items, n_items]
-    gram_weights = torch.zeros_like(gram)  # G W, kept up to date
+    # (G W)^T, kept up to date; transposed so that an update adds to whole (contiguous) rows.
+    gram_weights_t = torch.zeros_like(gram)
     l1 = alpha * l1_ratio * n_samples  # both sides of the update multiplied by n_samples
     denominators = (gram.diagonal() + alpha * (1 - l1_ratio) * n_samples).clamp(min=1e-12)
     for _ in range(max_iter):
         max_change = torch.zeros((), dtype=gram.dtype, device=gram.device)
         for i in range(n):
             row = weights[i]
-            update = (gram[i] - gram_weights[i] + gram[i, i] * row - l1).clamp(min=0) / denominators[i]
+            update = (gram[i] - gram_weights_t[:, i] + gram[i, i] * row - l1).clamp(min=0) / denominators[i]
             update[i] = 0.0
             delta = update - row
             changed = delta.nonzero().squeeze(1)
             if len(changed):
                 weights[i] = update
-                gram_weights.index_add_(1, changed, gram[:, i:i + 1] * delta[changed])
+                gram_weights_t.index_add_(0, changed, delta[changed, None] * gram[i])
                 max_change = torch.maximum(max_change, delta.abs().max())
         if max_change <= tol * weights.abs().max().clamp(min=1e-12):
             break
