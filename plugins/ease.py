@@ -59,7 +59,7 @@ class EASE(nn.Module):
                           "or use a sparse model (slim, itemknn)", ResourceWarning, stacklevel=2)
         gram = torch.from_numpy((train.T @ train).toarray().astype(np.float64)).to(device)
         gram.diagonal().add_(self.l2)
-        inverse = torch.linalg.inv(gram)  # P [n_items, n_items]
+        inverse = torch.cholesky_inverse(torch.linalg.cholesky(gram))  # P [n_items, n_items]; gram is SPD
         weights = inverse / (-inverse.diagonal())  # column j divided by -P_jj
         weights.diagonal().zero_()
         self.weights.copy_(weights)

@@ -36,20 +36,20 @@ class ItemKNN(nn.Module):
         self.n_users, self.n_items = n_users, n_items
         self.similarity = Similarity(similarity, shrink, normalize, alpha, beta)
         self.k = min(k, max(n_items - 1, 1))
+        # Row i: item i's neighbours (ascending index) and their similarities.
         self.register_buffer("neighbours", torch.zeros(n_items, self.k, dtype=torch.long))  # [n_items, k]
         self.register_buffer("weights", torch.zeros(n_items, self.k))  # [n_items, k]
 
     def fit(self, train: sp.csr_matrix) -> None:
         """Find each item's neighbours among the columns of ``train`` ``[n_users, n_items]``."""
         indices, values = top_k_neighbours(train.T.tocsr(), self.similarity, self.k)
-        self.neighbours.copy_(indices)
-        self.weights.copy_(values)
+        order = indices.sort(dim=1)  # CSR wants ascending column indices within each row
+        self.neighbours.copy_(order.values)
+        self.weights.copy_(values.gather(1, order.indices))
 
     def score(self, users: Tensor, history: Tensor) -> Tensor:
         # The neighbour lists as a sparse [n_items, n_items] matrix W, row i = item i's neighbours.
-        order = self.neighbours.sort(dim=1)  # sorted column indices within each row
         crow = torch.arange(0, self.n_items * self.k + 1, self.k, device=history.device)
-        weights = torch.sparse_csr_tensor(crow, order.values.reshape(-1),
-                                          self.weights.gather(1, order.indices).reshape(-1),
+        weights = torch.sparse_csr_tensor(crow, self.neighbours.reshape(-1), self.weights.reshape(-1),
                                           size=(self.n_items, self.n_items), check_invariants=False)
         return (weights @ history.T).T  # [B, n_items]

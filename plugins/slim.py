@@ -70,8 +70,8 @@ class SLIM(nn.Module):
         tol: relative convergence tolerance on the largest coefficient change of a sweep.
     """
 
-    def __init__(self, n_users: int, n_items: int, alpha: float = 1e-3, l1_ratio: float = 0.1,
-                 max_iter: int = 50, tol: float = 1e-4):
+    def __init__(self, n_users: int, n_items: int, alpha: float = 0.25, l1_ratio: float = 0.01,
+                 max_iter: int = 20, tol: float = 1e-4):
         super().__init__()
         require(alpha > 0, f"model.alpha must be > 0, got {alpha!r}")
         require_fraction("model.l1_ratio", l1_ratio, closed=True)

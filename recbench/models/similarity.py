@@ -124,5 +124,5 @@ def top_k_neighbours(vectors: sp.csr_matrix, similarity: Similarity, k: int,
         sims[torch.arange(stop - start), torch.arange(start, stop)] = float("-inf")
         top = torch.topk(sims, k, dim=1)
         indices.append(top.indices)
-        values.append(top.values)
+        values.append(top.values.nan_to_num(neginf=0.0))  # -inf only when there is no other row
     return torch.cat(indices), torch.cat(values)
