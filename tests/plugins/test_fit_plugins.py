@@ -12,6 +12,7 @@ import torch
 from hydra.utils import get_class
 from omegaconf import OmegaConf
 
+from recbench.config import build as build_config
 from recbench.data.sources import find_dataset_dir
 from recbench.experiment import train
 from tests.helpers import CONF_DIR, compose_config
@@ -105,3 +106,16 @@ def test_beats_popularity_on_movielens_100k(name, pop_ndcg, tmp_path):
     results = train(compose_config(["dataset=ml-100k", f"model={name}", "split=ratio_80_20", *overrides],
                                    tmp_path, tiny=False))
     assert results["metrics"]["test/ndcg@10"] > pop_ndcg + 0.1, (results["metrics"]["test/ndcg@10"], pop_ndcg)
+
+
+EXPERIMENTS = sorted(path.stem for path in (CONF_DIR / "experiment").glob("*.yaml")
+                     if path.stem.split("_")[0] in [*MODELS, "pop"] and path.stem.endswith(("_ml100k", "_lastfm")))
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_experiment_files_compose_into_the_benchmark_protocol(experiment, tmp_path):
+    cfg = compose_config([f"experiment={experiment}"], tmp_path, tiny=False)
+    assert cfg.evaluation.refit and list(cfg.split.ratios) == [0.64, 0.16, 0.2]
+    assert cfg.dataset.name == ("ml-100k" if experiment.endswith("_ml100k") else "lastfm-2k")
+    model = build_config(cfg.model, "model", n_users=10, n_items=8)
+    assert type(model).__name__.lower() == experiment.split("_")[0]
