@@ -1,0 +1,52 @@
+"""Sparse matrices kept as registered buffers, so fitted models move with ``.to(device)``.
+
+A CSR matrix is stored as three buffers ``<name>_crow``, ``<name>_col``, ``<name>_values`` and
+rebuilt as a torch sparse CSR tensor on the buffers' device when scoring. Their length depends
+on the fitted data, so loading a ``state_dict`` resizes them first (:func:`resize_loaded_buffers`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import Tensor, nn
+
+CSR_PARTS = ("crow", "col", "values")
+
+
+def register_csr(module: nn.Module, name: str, matrix: sp.csr_matrix | None = None,
+                 shape: tuple[int, int] | None = None) -> None:
+    """Store ``matrix`` (or an empty matrix of ``shape``) as buffers of ``module``.
+
+    The buffers stay on the device they are already on, so a refit after ``.to("cuda")`` keeps
+    the model on the GPU.
+    """
+    if matrix is None:
+        matrix = sp.csr_matrix(shape, dtype=np.float32)
+    matrix = matrix.tocsr()
+    matrix.sort_indices()  # cuSPARSE wants sorted column indices within each row
+    old = getattr(module, f"{name}_values", None)
+    device = old.device if old is not None else torch.device("cpu")
+    parts = (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64), matrix.data.astype(np.float32))
+    for part, array in zip(CSR_PARTS, parts):
+        module.register_buffer(f"{name}_{part}", torch.from_numpy(array).to(device))
+
+
+def csr_tensor(module: nn.Module, name: str, n_cols: int) -> Tensor:
+    """The stored matrix as a torch sparse CSR tensor ``[n_rows, n_cols]`` on its device."""
+    crow, col, values = (getattr(module, f"{name}_{part}") for part in CSR_PARTS)
+    return torch.sparse_csr_tensor(crow, col, values, size=(len(crow) - 1, n_cols), check_invariants=False)
+
+
+def resize_loaded_buffers(module: nn.Module, state_dict: dict, prefix: str, names: tuple[str, ...]) -> None:
+    """Give ``module``'s data-sized buffers the shapes found in ``state_dict`` before loading it.
+
+    Call from ``_load_from_state_dict``; ``names`` are the CSR matrix names.
+    """
+    for name in names:
+        for part in CSR_PARTS:
+            key = f"{prefix}{name}_{part}"
+            buffer = getattr(module, f"{name}_{part}")
+            if key in state_dict and state_dict[key].shape != buffer.shape:
+                module.register_buffer(f"{name}_{part}", torch.empty_like(state_dict[key], device=buffer.device))

@@ -1,0 +1,63 @@
+"""EASE and PureSVD against direct numpy computations; SLIM against scikit-learn's ElasticNet."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.linear_model import ElasticNet
+
+from plugins.ease import EASE
+from plugins.puresvd import PureSVD
+from plugins.slim import SLIM
+
+
+def random_binary(n_users: int, n_items: int, density: float, seed: int) -> np.ndarray:
+    return (np.random.default_rng(seed).random((n_users, n_items)) < density).astype(np.float64)
+
+
+def test_ease_equals_steck_closed_form():
+    train = random_binary(40, 15, 0.3, 0)
+    model = EASE(40, 15, l2=7.0)
+    model.fit(sp.csr_matrix(train))
+    inverse = np.linalg.inv(train.T @ train + 7.0 * np.eye(15))
+    expected = np.eye(15) - inverse / np.diag(inverse)  # B = I - P diagMat(1 / diag(P))
+    np.testing.assert_allclose(model.weights.numpy(), expected, atol=1e-6)
+    assert np.all(np.diag(model.weights.numpy()) == 0)
+    history = torch.from_numpy(train[:4]).float()
+    np.testing.assert_allclose(model.score(torch.arange(4), history).numpy(), train[:4] @ expected, atol=1e-5)
+
+
+def test_ease_warns_when_the_inverse_does_not_fit():
+    model = EASE(40, 15, l2=7.0, memory_limit_gb=1e-9)
+    with pytest.warns(ResourceWarning, match="EASE needs about"):
+        model.fit(sp.csr_matrix(random_binary(40, 15, 0.3, 1)))
+
+
+def test_puresvd_projects_on_the_top_singular_vectors():
+    train = random_binary(30, 20, 0.3, 2)
+    model = PureSVD(30, 20, embedding_dim=5)
+    model.fit(sp.csr_matrix(train))
+    _, _, vt = np.linalg.svd(train)
+    projection = vt[:5].T @ vt[:5]  # V V^T, independent of the singular vectors' signs
+    factors = model.item_factors.double().numpy()
+    np.testing.assert_allclose(factors @ factors.T, projection, atol=1e-5)
+    history = torch.from_numpy(train[:3]).float()
+    np.testing.assert_allclose(model.score(torch.arange(3), history).numpy(), train[:3] @ projection, atol=1e-5)
+
+
+@pytest.mark.parametrize("alpha,l1_ratio", [(0.01, 0.3), (0.003, 1.0), (0.05, 0.05)])
+def test_slim_columns_equal_scikit_learn_elastic_net(alpha, l1_ratio):
+    train = random_binary(60, 12, 0.3, 3)
+    model = SLIM(60, 12, alpha=alpha, l1_ratio=l1_ratio, max_iter=5000, tol=1e-12)
+    model.fit(sp.csr_matrix(train))
+    history = torch.eye(12)
+    weights = model.score(torch.arange(12), history).double().numpy()  # row j = W[j, :]
+    for target in range(12):
+        features = train.copy()
+        features[:, target] = 0  # SLIM: an item never predicts itself
+        reference = ElasticNet(alpha=alpha, l1_ratio=l1_ratio, positive=True, fit_intercept=False,
+                               tol=1e-12, max_iter=100_000).fit(features, train[:, target])
+        np.testing.assert_allclose(weights[:, target], reference.coef_, atol=1e-5)
+    assert (weights >= 0).all() and np.all(np.diag(weights) == 0)
