@@ -57,25 +57,42 @@ class MLP(nn.Module):
         self.tower = nn.Sequential(*layers)
         self.output = nn.Linear(width, 1)
 
+    def features(self, users: Tensor, items: Tensor) -> Tensor:
+        """The last hidden layer for user-item pairs broadcast to a common shape ``S``: ``[*S, h]``.
+
+        NeuMF fuses this with GMF's features before its own output layer.
+        """
+        u = self.user_embedding(users)  # [*S, d]
+        i = self.item_embedding(items)  # [*S, d]
+        u, i = torch.broadcast_tensors(u, i)
+        return self.tower(torch.cat([u, i], dim=-1))  # [*S, h]
+
     def forward(self, users: Tensor, items: Tensor) -> Tensor:
         """Logits for user-item pairs: ``users`` and ``items`` broadcast to a common shape ``S``.
 
         Returns:
             ``[*S]`` logits.
         """
-        u = self.user_embedding(users)  # [*S, d]
-        i = self.item_embedding(items)  # [*S, d]
-        u, i = torch.broadcast_tensors(u, i)
-        return self.output(self.tower(torch.cat([u, i], dim=-1))).squeeze(-1)
+        return self.output(self.features(users, items)).squeeze(-1)
 
     def loss(self, batch: dict[str, Tensor]) -> Tensor:
-        users = batch["users"][:, None]  # [B, 1]
-        items = torch.cat([batch["items"][:, None], batch["negatives"]], dim=1)  # [B, 1 + n_neg]
-        logits = self(users, items)  # [B, 1 + n_neg]
-        labels = torch.zeros_like(logits)
-        labels[:, 0] = 1.0
-        return F.binary_cross_entropy_with_logits(logits, labels)
+        return pointwise_bce(self, batch)
 
     def score(self, users: Tensor, history: Tensor) -> Tensor:
         all_items = torch.arange(self.n_items, device=users.device)
         return self(users[:, None], all_items[None, :])  # [B, n_items]
+
+
+def pointwise_bce(model: Callable[[Tensor, Tensor], Tensor], batch: dict[str, Tensor]) -> Tensor:
+    """Binary cross-entropy of ``model(users, items)`` logits: the positive is 1, negatives 0.
+
+    Args:
+        model: maps broadcastable ``users`` ``[B, 1]`` and ``items`` ``[B, 1 + n_neg]`` to logits.
+        batch: an ``"interactions"`` batch.
+    """
+    users = batch["users"][:, None]  # [B, 1]
+    items = torch.cat([batch["items"][:, None], batch["negatives"]], dim=1)  # [B, 1 + n_neg]
+    logits = model(users, items)  # [B, 1 + n_neg]
+    labels = torch.zeros_like(logits)
+    labels[:, 0] = 1.0
+    return F.binary_cross_entropy_with_logits(logits, labels)
