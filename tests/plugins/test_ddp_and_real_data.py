@@ -22,8 +22,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_ddp_test_metrics_equal_a_single_process_evaluation_of_the_checkpoint(tmp_path):
-    overrides = ["model=multvae", "model.batch_size=32", *TINY_DATA]
+@pytest.mark.parametrize("model", [
+    ["model=multvae", "model.batch_size=32"],  # user batches
+    ["model=neumf"],  # interaction batches with negatives
+    ["model=cfgan", "model.batch_size=32"],  # two optimisers, manual optimisation
+])
+def test_ddp_test_metrics_equal_a_single_process_evaluation_of_the_checkpoint(model, tmp_path):
+    overrides = [*model, *TINY_DATA]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     subprocess.run([sys.executable, "run.py", "logger=none", "trainer=ddp", "trainer.devices=2",
                     "trainer.accelerator=cpu", "trainer.max_epochs=2", "trainer.enable_progress_bar=false",
