@@ -60,11 +60,11 @@ def ml100k_pop(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, overrides", [
-    ("mf", ["trainer.max_epochs=8", "model.optimizer.lr=0.005"]),
-    ("multvae", ["trainer.max_epochs=30", "model.batch_size=100", "model.total_anneal_steps=2000"]),
-    ("cfgan", ["trainer.max_epochs=6", "model.optimizer.lr=0.001"]),
-])
-def test_beats_popularity_on_ml100k(name, overrides, ml100k_pop, tmp_path):
-    run = train(compose_config([f"model={name}", "dataset=ml-100k", *overrides], tmp_path, tiny=False))
+@pytest.mark.parametrize("name, epochs", [("mf", 6), ("gmf", 6), ("neumf", 4), ("multvae", 15),
+                                          ("multdae", 15), ("cfgan", 10)])
+def test_tuned_models_beat_popularity_on_ml100k_after_short_training(name, epochs, ml100k_pop, tmp_path):
+    """The frozen ML-100K settings, trained briefly on the default 80/10/10 split, beat Pop by 10%."""
+    cfg = compose_config([f"experiment={name}_ml100k", "split=random", "evaluation.refit=false",
+                          f"trainer.max_epochs={epochs}", "evaluation.monitor=ndcg@10"], tmp_path, tiny=False)
+    run = train(cfg)
     assert run["metrics"]["test/ndcg@10"] > ml100k_pop * 1.1

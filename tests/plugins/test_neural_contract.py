@@ -47,3 +47,12 @@ def test_a_different_seed_gives_different_metrics(name, tmp_path):
     a = train(compose_config([f"model={name}", "trainer.max_epochs=1"], tmp_path / "a"))
     b = train(compose_config([f"model={name}", "trainer.max_epochs=1", "seed=7"], tmp_path / "b"))
     assert a["metrics"] != b["metrics"]
+
+
+@pytest.mark.parametrize("name", [*NEURAL, "mlp"])
+def test_frozen_ml100k_experiment_composes_and_builds(name, tmp_path):
+    cfg = compose_config([f"experiment={name}_ml100k"], tmp_path, tiny=False)
+    assert cfg.dataset.name == "ml-100k" and cfg.evaluation.refit is True
+    assert list(cfg.split.ratios) == [0.64, 0.16, 0.2]
+    model = instantiate(cfg.model, n_users=5, n_items=9)
+    assert model.score(torch.arange(2), torch.zeros(2, 9)).shape == (2, 9)
