@@ -7,7 +7,7 @@ so its timings are those of a normal run. Example (the issue-4 ML-100K table)::
 
 and the RecBole comparison protocol (per-user random 80/10/10, test NDCG@10, no refit)::
 
-    python scripts/benchmark_neural.py mf_ml100k --metrics ndcg@10 -- split=random \
+    python scripts/benchmark_neural.py mf_ml100k --metrics ndcg@10 --overrides split=random \
         evaluation.refit=false evaluation.monitor=ndcg@10
 """
 
@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--metrics", nargs="+", default=DEFAULT_METRICS)
     parser.add_argument("--output", type=Path, default=ROOT / "outputs/benchmark_neural")
-    parser.add_argument("overrides", nargs="*", help="extra Hydra overrides after --")
+    parser.add_argument("--overrides", nargs="+", default=[], help="extra Hydra overrides for every run")
     args = parser.parse_args()
     tag = "-".join(args.overrides).replace("/", "_") or "default"
     header = ["experiment", *(f"test {m}" for m in args.metrics), "train s", "s/epoch", "eval s", "best epoch"]
