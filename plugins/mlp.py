@@ -57,33 +57,55 @@ class MLP(nn.Module):
         self.tower = nn.Sequential(*layers)
         self.output = nn.Linear(width, 1)
 
+    def features(self, users: Tensor, items: Tensor) -> Tensor:
+        """The last hidden layer for user-item pairs broadcast to a common shape ``S``: ``[*S, h]``.
+
+        NeuMF fuses this with GMF's features before its own output layer.
+        """
+        u = self.user_embedding(users)  # [*S, d]
+        i = self.item_embedding(items)  # [*S, d]
+        u, i = torch.broadcast_tensors(u, i)
+        return self.tower(torch.cat([u, i], dim=-1))  # [*S, h]
+
     def forward(self, users: Tensor, items: Tensor) -> Tensor:
         """Logits for user-item pairs: ``users`` and ``items`` broadcast to a common shape ``S``.
 
         Returns:
             ``[*S]`` logits.
         """
-        u = self.user_embedding(users)  # [*S, d]
-        i = self.item_embedding(items)  # [*S, d]
-        u, i = torch.broadcast_tensors(u, i)
-        return self.output(self.tower(torch.cat([u, i], dim=-1))).squeeze(-1)
+        return self.output(self.features(users, items)).squeeze(-1)
 
     def loss(self, batch: dict[str, Tensor]) -> Tensor:
-        users = batch["users"][:, None]  # [B, 1]
-        items = torch.cat([batch["items"][:, None], batch["negatives"]], dim=1)  # [B, 1 + n_neg]
-        logits = self(users, items)  # [B, 1 + n_neg]
-        labels = torch.zeros_like(logits)
-        labels[:, 0] = 1.0
-        return F.binary_cross_entropy_with_logits(logits, labels)
+        return pointwise_bce(self, batch)
 
     def score(self, users: Tensor, history: Tensor) -> Tensor:
         if len(self.tower) == 0:  # no hidden layer: the output layer sees [u; i] directly
             return self(users[:, None], torch.arange(self.n_items, device=users.device)[None, :])
-        # The first layer of [u; i] splits into W_u u + W_i i: computing each half once and
-        # broadcasting avoids building the [B, n_items, 2d] concatenation.
+        return self.output(self.all_item_features(users)).squeeze(-1)  # [B, n_items]
+
+    def all_item_features(self, users: Tensor) -> Tensor:
+        """``features`` of each user with every item, ``[B, n_items, h]``, for full ranking.
+
+        The first layer of ``[u; i]`` splits into ``W_u u + W_i i``: computing each half once and
+        broadcasting avoids building the ``[B, n_items, 2d]`` concatenation.
+        """
         first, rest = self.tower[0], self.tower[1:]
         d = self.user_embedding.embedding_dim
         user_part = self.user_embedding(users) @ first.weight[:, :d].T + first.bias  # [B, h1]
         item_part = self.item_embedding.weight @ first.weight[:, d:].T  # [n_items, h1]
-        hidden = rest(user_part[:, None, :] + item_part[None, :, :])  # [B, n_items, h_last]
-        return self.output(hidden).squeeze(-1)  # [B, n_items]
+        return rest(user_part[:, None, :] + item_part[None, :, :])  # [B, n_items, h_last]
+
+
+def pointwise_bce(model: Callable[[Tensor, Tensor], Tensor], batch: dict[str, Tensor]) -> Tensor:
+    """Binary cross-entropy of ``model(users, items)`` logits: the positive is 1, negatives 0.
+
+    Args:
+        model: maps broadcastable ``users`` ``[B, 1]`` and ``items`` ``[B, 1 + n_neg]`` to logits.
+        batch: an ``"interactions"`` batch.
+    """
+    users = batch["users"][:, None]  # [B, 1]
+    items = torch.cat([batch["items"][:, None], batch["negatives"]], dim=1)  # [B, 1 + n_neg]
+    logits = model(users, items)  # [B, 1 + n_neg]
+    labels = torch.zeros_like(logits)
+    labels[:, 0] = 1.0
+    return F.binary_cross_entropy_with_logits(logits, labels)

@@ -15,6 +15,9 @@ hyperparameters with defaults. Every plugin is a :class:`Scorer`; it is trained 
   - ``"users"``: ``{"users": [B], "history": [B, n_items]}``, whole training rows (autoencoders,
     generators).
 
+  Every training batch also carries ``"step"``: the number of optimizer steps taken so far, an
+  int64 scalar tensor (for schedules such as KL annealing).
+
   A gradient model holds ``optimizer`` (a partial taking the parameters), ``batch_size`` and,
   for ``"interactions"``, ``num_negatives``. A model that needs several optimisers sets
   ``manual_optimization = True`` and provides ``configure_optimizers()`` and

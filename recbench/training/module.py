@@ -50,6 +50,9 @@ class RecommenderModule(pl.LightningModule):
                                 "model.optimizer.weight_decay to values >= 0") from None
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int):
+        # Optimizer steps taken so far (the same on every DDP process), for schedules such as
+        # KL annealing: models read it from the batch instead of keeping a hidden counter.
+        batch = {**batch, "step": torch.tensor(self.global_step, device=batch["users"].device)}
         if not self.automatic_optimization:
             loss = self.model.manual_step(batch, self)
         else:

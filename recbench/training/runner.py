@@ -84,7 +84,12 @@ def run_gradient_model(model, split: SplitData, cfg: DictConfig, logger, output_
                                sampler_from_config(evaluation))
     data = InteractionDataModule(split, model.batch_kind, model.batch_size, evaluation.batch_size,
                                  cfg.seed, getattr(model, "num_negatives", 0))
-    trainer = _trainer(cfg.trainer, output_dir, logger, callbacks)
+    strategy = {}
+    if getattr(model, "manual_optimization", False) and cfg.trainer.get("strategy") == "ddp":
+        # Several optimisers step on disjoint parameters in one training_step, so each backward
+        # pass leaves some parameters unused: DDP must be told to look for them.
+        strategy = {"strategy": "ddp_find_unused_parameters_true"}
+    trainer = _trainer(cfg.trainer, output_dir, logger, callbacks, **strategy)
     start = time.perf_counter()
     trainer.fit(module, datamodule=data)
     train_seconds = time.perf_counter() - start
@@ -106,7 +111,7 @@ def run_gradient_model(model, split: SplitData, cfg: DictConfig, logger, output_
                                      cfg.seed, getattr(model, "num_negatives", 0))
         trainer = _trainer(cfg.trainer, output_dir, logger, extra_callbacks,
                            max_epochs=best_epoch + 1, min_epochs=best_epoch + 1, limit_val_batches=0,
-                           enable_checkpointing=False)
+                           enable_checkpointing=False, **strategy)
         start = time.perf_counter()
         trainer.fit(module, datamodule=data)
         train_seconds += time.perf_counter() - start

@@ -1,0 +1,100 @@
+"""Dot-product matrix factorisation trained on sampled negatives (BPR, BCE or sampled softmax)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from recbench.errors import require, require_positive
+
+LOSSES = ("bpr", "bce", "sampled_softmax")
+
+
+def pairwise_losses(positive: Tensor, negative: Tensor, loss: str) -> Tensor:
+    """The mean training loss from positive and negative scores.
+
+    Args:
+        positive: scores of the observed items, ``[B]``.
+        negative: scores of the sampled items, ``[B, n_neg]``.
+        loss: ``"bpr"`` (Rendle et al. 2009: ``-log sigmoid(pos - neg)`` per pair), ``"bce"``
+            (positive labelled 1, negatives 0) or ``"sampled_softmax"`` (cross-entropy of the
+            positive against itself and the negatives; uniform sampling needs no log-q correction).
+    """
+    if loss == "bpr":
+        return -F.logsigmoid(positive[:, None] - negative).mean()
+    if loss == "bce":
+        return (F.binary_cross_entropy_with_logits(positive, torch.ones_like(positive)) * positive.numel()
+                + F.binary_cross_entropy_with_logits(negative, torch.zeros_like(negative), reduction="sum")
+                ) / (positive.numel() + negative.numel())
+    logits = torch.cat([positive[:, None], negative], dim=1)  # [B, 1 + n_neg]
+    return F.cross_entropy(logits, torch.zeros(len(logits), dtype=torch.long, device=logits.device))
+
+
+class MF(nn.Module):
+    """Matrix factorisation: ``score(u, i) = p_u . q_i + b_i``.
+
+    With the default ``loss="bpr"`` this is BPR-MF (Rendle et al., UAI 2009). The L2 penalty
+    ``embedding_reg`` applies to the embeddings in the batch only (as in BPR's SGD), unlike the
+    optimizer's ``weight_decay``, which would shrink every row at every step.
+
+    Args:
+        n_users: number of users (given by recbench).
+        n_items: number of items (given by recbench).
+        embedding_dim: size of the user and item factors.
+        loss: ``bpr``, ``bce`` or ``sampled_softmax``.
+        item_bias: learn a per-item bias ``b_i``.
+        embedding_reg: L2 penalty on the batch's user, positive and negative item factors
+            (summed squares divided by the batch size).
+        num_negatives: sampled unseen items per training interaction.
+        batch_size: training interactions per batch.
+        optimizer: a partial that takes the parameters.
+    """
+
+    batch_kind = "interactions"
+
+    def __init__(self, n_users: int, n_items: int, embedding_dim: int = 64, loss: str = "bpr",
+                 item_bias: bool = True, embedding_reg: float = 0.0, num_negatives: int = 1,
+                 batch_size: int = 1024, optimizer: Callable | None = None):
+        super().__init__()
+        require_positive("model.embedding_dim", embedding_dim, integer=True)
+        require(loss in LOSSES, f"model.loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+        require(embedding_reg >= 0, f"model.embedding_reg must be >= 0, got {embedding_reg!r}")
+        require_positive("model.num_negatives", num_negatives, integer=True)
+        require_positive("model.batch_size", batch_size, integer=True)
+        self.n_users, self.n_items = n_users, n_items
+        self.loss_name, self.embedding_reg = loss, embedding_reg
+        self.num_negatives, self.batch_size = num_negatives, batch_size
+        self.optimizer = optimizer or (lambda params: torch.optim.Adam(params, lr=1e-3))
+        self.user_embedding = nn.Embedding(n_users, embedding_dim)
+        self.item_embedding = nn.Embedding(n_items, embedding_dim)
+        nn.init.normal_(self.user_embedding.weight, std=0.1)
+        nn.init.normal_(self.item_embedding.weight, std=0.1)
+        self.item_bias = nn.Parameter(torch.zeros(n_items)) if item_bias else None
+
+    def forward(self, users: Tensor, items: Tensor) -> Tensor:
+        """Scores of user-item pairs broadcast to a common shape ``S``: ``[*S]``."""
+        scores = (self.user_embedding(users) * self.item_embedding(items)).sum(-1)
+        return scores if self.item_bias is None else scores + self.item_bias[items]
+
+    def loss(self, batch: dict[str, Tensor]) -> Tensor:
+        users, items, negatives = batch["users"], batch["items"], batch["negatives"]
+        u = self.user_embedding(users)  # [B, d]
+        pos = self.item_embedding(items)  # [B, d]
+        neg = self.item_embedding(negatives)  # [B, n_neg, d]
+        positive = (u * pos).sum(-1)  # [B]
+        negative = torch.einsum("bd,bnd->bn", u, neg)  # [B, n_neg]
+        if self.item_bias is not None:
+            positive = positive + self.item_bias[items]
+            negative = negative + self.item_bias[negatives]
+        loss = pairwise_losses(positive, negative, self.loss_name)
+        if self.embedding_reg:
+            squares = u.pow(2).sum() + pos.pow(2).sum() + neg.pow(2).sum()
+            loss = loss + self.embedding_reg * squares / len(users)
+        return loss
+
+    def score(self, users: Tensor, history: Tensor) -> Tensor:
+        scores = self.user_embedding(users) @ self.item_embedding.weight.T  # [B, n_items]
+        return scores if self.item_bias is None else scores + self.item_bias

@@ -1,0 +1,102 @@
+"""Variational autoencoder with a multinomial likelihood (Liang et al., WWW 2018)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from recbench.errors import require, require_fraction, require_positive
+
+
+def tanh_stack(dims: Sequence[int]) -> nn.Sequential:
+    """Linear layers ``dims[0] -> ... -> dims[-1]`` with tanh between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for i, (width_in, width_out) in enumerate(zip(dims[:-1], dims[1:])):
+        layers.append(nn.Linear(width_in, width_out))
+        if i < len(dims) - 2:
+            layers.append(nn.Tanh())
+    return nn.Sequential(*layers)
+
+
+def multinomial_nll(logits: Tensor, history: Tensor) -> Tensor:
+    """``-sum_i x_ui log softmax(logits_u)_i``, averaged over users.
+
+    Args:
+        logits: decoder outputs ``[B, n_items]``.
+        history: the users' interactions ``[B, n_items]`` (0/1).
+    """
+    return -(F.log_softmax(logits, dim=-1) * history).sum(-1).mean()
+
+
+def kl_weight(step: Tensor | int, anneal_cap: float, total_anneal_steps: int) -> Tensor:
+    """The KL weight beta: ``min(anneal_cap, step / total_anneal_steps)`` (Liang et al., 2.2.2)."""
+    return torch.as_tensor(step, dtype=torch.float32).div(total_anneal_steps).clamp(max=anneal_cap)
+
+
+def check_autoencoder(hidden_dims: Sequence[int], latent_dim: int, dropout: float, batch_size: int) -> None:
+    for width in hidden_dims:
+        require_positive("every entry of model.hidden_dims", width, integer=True)
+    require_positive("model.latent_dim", latent_dim, integer=True)
+    require_fraction("model.dropout", dropout)
+    require_positive("model.batch_size", batch_size, integer=True)
+
+
+class MultVAE(nn.Module):
+    """Mult-VAE^PR: encode a user's normalised history to a Gaussian, decode to a softmax over items.
+
+    Liang, Krishnan, Hoffman and Jebara, "Variational Autoencoders for Collaborative Filtering",
+    WWW 2018. The input row is L2-normalised and dropped out; the loss is the multinomial negative
+    log-likelihood plus ``beta`` times the KL divergence to N(0, I), with ``beta`` annealed
+    linearly from 0 over ``total_anneal_steps`` optimizer steps and capped at ``anneal_cap``.
+    Scores are the decoder's logits at the posterior mean.
+
+    Args:
+        n_users: number of users (given by recbench).
+        n_items: number of items (given by recbench).
+        hidden_dims: encoder layer sizes between the items and the latent code (the decoder mirrors).
+        latent_dim: size of the latent code.
+        dropout: input dropout probability.
+        anneal_cap: the largest KL weight beta.
+        total_anneal_steps: optimizer steps for beta to grow from 0 to 1 (before the cap).
+        batch_size: users per batch.
+        optimizer: a partial that takes the parameters.
+    """
+
+    batch_kind = "users"
+
+    def __init__(self, n_users: int, n_items: int, hidden_dims: Sequence[int] = (600,), latent_dim: int = 200,
+                 dropout: float = 0.5, anneal_cap: float = 0.2, total_anneal_steps: int = 20000,
+                 batch_size: int = 500, optimizer: Callable | None = None):
+        super().__init__()
+        check_autoencoder(hidden_dims, latent_dim, dropout, batch_size)
+        require(anneal_cap >= 0, f"model.anneal_cap must be >= 0, got {anneal_cap!r}")
+        require_positive("model.total_anneal_steps", total_anneal_steps, integer=True)
+        self.n_users, self.n_items = n_users, n_items
+        self.anneal_cap, self.total_anneal_steps = anneal_cap, total_anneal_steps
+        self.batch_size = batch_size
+        self.optimizer = optimizer or (lambda params: torch.optim.Adam(params, lr=1e-3))
+        self.dropout = nn.Dropout(dropout)
+        # The last encoder layer outputs the mean and the log-variance side by side.
+        self.encoder = tanh_stack([n_items, *hidden_dims, 2 * latent_dim])
+        self.decoder = tanh_stack([latent_dim, *reversed(hidden_dims), n_items])
+        self.latent_dim = latent_dim
+
+    def encode(self, history: Tensor) -> tuple[Tensor, Tensor]:
+        """Posterior mean and log-variance, each ``[B, latent_dim]``, of histories ``[B, n_items]``."""
+        h = self.encoder(self.dropout(F.normalize(history, dim=-1)))  # [B, 2 * latent_dim]
+        return h[:, :self.latent_dim], h[:, self.latent_dim:]
+
+    def loss(self, batch: dict[str, Tensor]) -> Tensor:
+        history = batch["history"]  # [B, n_items]
+        mean, log_var = self.encode(history)
+        z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var)  # reparameterisation
+        kl = 0.5 * (log_var.exp() + mean.pow(2) - 1 - log_var).sum(-1).mean()
+        beta = kl_weight(batch["step"], self.anneal_cap, self.total_anneal_steps).to(kl.device)
+        return multinomial_nll(self.decoder(z), history) + beta * kl
+
+    def score(self, users: Tensor, history: Tensor) -> Tensor:
+        mean, _ = self.encode(history)
+        return self.decoder(mean)  # [B, n_items]

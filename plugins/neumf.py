@@ -1,0 +1,103 @@
+"""Neural Matrix Factorization: GMF and the MLP tower fused (He et al. 2017)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from plugins.gmf import GMF
+from plugins.mlp import MLP, pointwise_bce
+from recbench.errors import RecbenchError, require_fraction
+
+
+def load_plugin_weights(module: nn.Module, path: str | None, name: str) -> None:
+    """Load a plugin's weights from a recbench checkpoint (``<run>/checkpoints/best.ckpt``).
+
+    The Lightning checkpoint holds the plugin under the prefix ``model.``.
+    """
+    if path is None:
+        return
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise RecbenchError(f"model.{name} {str(file)!r} is not a file: give the best.ckpt written in "
+                            f"the checkpoints/ folder of a {name.split('_')[0]} run, or null")
+    state = torch.load(file, map_location="cpu", weights_only=False)
+    state = state.get("state_dict", state)
+    weights = {key.removeprefix("model."): value for key, value in state.items()}
+    try:
+        module.load_state_dict(weights)
+    except RuntimeError as error:
+        raise RecbenchError(f"model.{name} {str(file)!r} does not fit this NeuMF (embedding_dim and "
+                            f"hidden_dims must match the trained model): {error}") from None
+
+
+class NeuMF(nn.Module):
+    """GMF's product vector and the MLP's last hidden layer, concatenated, to one logit.
+
+    He et al., "Neural Collaborative Filtering", WWW 2017, section 3.4. The branches have their
+    own embeddings. With ``gmf_checkpoint`` and ``mlp_checkpoint`` both branches start from trained
+    models and the output layer from ``[alpha * h_gmf, (1 - alpha) * h_mlp]`` (section 3.4.1;
+    the paper then trains with plain SGD: set ``optimizer._target_=torch.optim.SGD``).
+
+    Args:
+        n_users: number of users (given by recbench).
+        n_items: number of items (given by recbench).
+        embedding_dim: GMF factor size.
+        mlp_embedding_dim: size of the MLP branch's user and item embeddings.
+        hidden_dims: the MLP branch's hidden ReLU layer sizes.
+        dropout: dropout after each MLP hidden layer.
+        gmf_checkpoint: a trained GMF's ``best.ckpt``, or None.
+        mlp_checkpoint: a trained MLP's ``best.ckpt``, or None.
+        alpha: the weight of the GMF branch when both checkpoints are given.
+        num_negatives: sampled unseen items per training interaction.
+        batch_size: training interactions per batch.
+        optimizer: a partial that takes the parameters.
+    """
+
+    batch_kind = "interactions"
+
+    def __init__(self, n_users: int, n_items: int, embedding_dim: int = 32, mlp_embedding_dim: int = 32,
+                 hidden_dims: Sequence[int] = (64, 32, 16), dropout: float = 0.0,
+                 gmf_checkpoint: str | None = None, mlp_checkpoint: str | None = None, alpha: float = 0.5,
+                 num_negatives: int = 4, batch_size: int = 1024, optimizer: Callable | None = None):
+        super().__init__()
+        require_fraction("model.alpha", alpha, closed=True)
+        self.gmf = GMF(n_users, n_items, embedding_dim, num_negatives, batch_size)
+        self.mlp = MLP(n_users, n_items, mlp_embedding_dim, hidden_dims, dropout, num_negatives, batch_size)
+        self.n_users, self.n_items = n_users, n_items
+        self.num_negatives, self.batch_size = num_negatives, batch_size
+        self.optimizer = optimizer or (lambda params: torch.optim.Adam(params, lr=1e-3))
+        load_plugin_weights(self.gmf, gmf_checkpoint, "gmf_checkpoint")
+        load_plugin_weights(self.mlp, mlp_checkpoint, "mlp_checkpoint")
+        # The branches' own output layers are not used by the fused model.
+        self.gmf.output.requires_grad_(False)
+        self.mlp.output.requires_grad_(False)
+        self.output = nn.Linear(embedding_dim + self.mlp.output.in_features, 1)
+        if gmf_checkpoint is not None and mlp_checkpoint is not None:
+            with torch.no_grad():
+                self.output.weight.copy_(torch.cat([alpha * self.gmf.output.weight,
+                                                    (1 - alpha) * self.mlp.output.weight], dim=1))
+                self.output.bias.copy_(alpha * self.gmf.output.bias + (1 - alpha) * self.mlp.output.bias)
+
+    def forward(self, users: Tensor, items: Tensor) -> Tensor:
+        """Logits ``[*S]`` for user-item pairs broadcast to a common shape ``S``."""
+        gmf = self.gmf.features(users, items)  # [*S, d]
+        mlp = self.mlp.features(users, items)  # [*S, h]
+        return self.output(torch.cat([gmf, mlp], dim=-1)).squeeze(-1)
+
+    def loss(self, batch: dict[str, Tensor]) -> Tensor:
+        return pointwise_bce(self, batch)
+
+    def score(self, users: Tensor, history: Tensor) -> Tensor:
+        if len(self.mlp.tower) == 0:
+            return self(users[:, None], torch.arange(self.n_items, device=users.device)[None, :])
+        # The output layer is linear in [gmf; mlp], so each part is scored on its own: the GMF
+        # part becomes one matrix product and never builds a [B, n_items, d] tensor.
+        d = self.gmf.user_embedding.embedding_dim
+        w_gmf, w_mlp = self.output.weight[0, :d], self.output.weight[0, d:]
+        gmf = (self.gmf.user_embedding(users) * w_gmf) @ self.gmf.item_embedding.weight.T  # [B, n_items]
+        mlp = self.mlp.all_item_features(users) @ w_mlp  # [B, n_items]
+        return gmf + mlp + self.output.bias

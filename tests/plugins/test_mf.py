@@ -1,0 +1,61 @@
+"""MF: the three losses against hand-computed values, and scoring against pairwise forward."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from plugins.mf import MF, pairwise_losses
+from recbench.errors import RecbenchError
+
+
+def sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+def test_bpr_loss_of_a_hand_built_batch():
+    positive = torch.tensor([2.0, 0.0])
+    negative = torch.tensor([[1.0, 3.0], [-1.0, 0.5]])
+    pairs = [2 - 1, 2 - 3, 0 + 1, 0 - 0.5]
+    expected = -sum(math.log(sigmoid(d)) for d in pairs) / 4
+    assert pairwise_losses(positive, negative, "bpr").item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_bce_and_sampled_softmax_of_a_hand_built_batch():
+    positive = torch.tensor([2.0, 0.0])
+    negative = torch.tensor([[1.0, 3.0], [-1.0, 0.5]])
+    bce = -(math.log(sigmoid(2)) + math.log(sigmoid(0)) + math.log(1 - sigmoid(1)) + math.log(1 - sigmoid(3))
+            + math.log(1 - sigmoid(-1)) + math.log(1 - sigmoid(0.5))) / 6
+    assert pairwise_losses(positive, negative, "bce").item() == pytest.approx(bce, rel=1e-6)
+    softmax = -(math.log(math.exp(2) / (math.exp(2) + math.exp(1) + math.exp(3)))
+                + math.log(1 / (1 + math.exp(-1) + math.exp(0.5)))) / 2
+    assert pairwise_losses(positive, negative, "sampled_softmax").item() == pytest.approx(softmax, rel=1e-6)
+
+
+def test_model_loss_is_bpr_on_its_own_scores_plus_the_batch_penalty():
+    model = MF(5, 6, embedding_dim=3, embedding_reg=0.1)
+    with torch.no_grad():
+        model.item_bias.copy_(torch.arange(6.0) / 10)
+    batch = {"users": torch.tensor([0, 4]), "items": torch.tensor([1, 2]), "negatives": torch.tensor([[3], [5]])}
+    p, q = model.user_embedding.weight.detach(), model.item_embedding.weight.detach()
+    b = model.item_bias.detach()
+    pos = torch.stack([p[0] @ q[1] + b[1], p[4] @ q[2] + b[2]])
+    neg = torch.stack([p[0] @ q[3] + b[3], p[4] @ q[5] + b[5]])
+    penalty = 0.1 * (p[[0, 4]].pow(2).sum() + q[[1, 2, 3, 5]].pow(2).sum()) / 2
+    expected = -torch.log(torch.sigmoid(pos - neg)).mean() + penalty
+    assert model.loss(batch).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_score_equals_the_pairwise_scores():
+    model = MF(4, 9, embedding_dim=5)
+    users = torch.tensor([3, 0])
+    scores = model.score(users, torch.zeros(2, 9))
+    pairwise = model(users[:, None], torch.arange(9)[None, :])
+    torch.testing.assert_close(scores, pairwise)
+
+
+def test_unknown_loss_is_a_readable_error():
+    with pytest.raises(RecbenchError, match="model.loss must be one of bpr, bce, sampled_softmax"):
+        MF(3, 3, loss="hinge")

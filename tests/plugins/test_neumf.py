@@ -1,0 +1,60 @@
+"""NeuMF: the fused model, and its initialisation from trained GMF and MLP checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from plugins.gmf import GMF
+from plugins.neumf import NeuMF
+from recbench.errors import RecbenchError
+from recbench.experiment import train
+from tests.helpers import compose_config
+
+
+def test_gmf_score_equals_its_pairwise_logits():
+    model = GMF(5, 8, embedding_dim=4)
+    users = torch.tensor([4, 1])
+    torch.testing.assert_close(model.score(users, torch.zeros(2, 8)), model(users[:, None], torch.arange(8)[None]))
+
+
+def test_neumf_from_checkpoints_starts_as_the_alpha_mix_of_the_two_models(tmp_path):
+    gmf_run = train(compose_config(["model=gmf", "trainer.max_epochs=1"], tmp_path / "gmf"))
+    mlp_run = train(compose_config(["model=mlp", "trainer.max_epochs=1"], tmp_path / "mlp"))
+    gmf_ckpt, mlp_ckpt = tmp_path / "gmf/checkpoints/best.ckpt", tmp_path / "mlp/checkpoints/best.ckpt"
+    assert gmf_ckpt.is_file() and mlp_ckpt.is_file()
+    n_users, n_items = (gmf_run["dataset"]["stats"][k] for k in ("n_users", "n_items"))
+    cfg = compose_config(["model=neumf", f"model.gmf_checkpoint={gmf_ckpt}",
+                          f"model.mlp_checkpoint={mlp_ckpt}", "model.alpha=0.3"], tmp_path / "neumf")
+    neumf = instantiate(cfg.model, n_users=n_users, n_items=n_items).eval()
+    gmf = instantiate(compose_config(["model=gmf"], tmp_path).model, n_users=n_users, n_items=n_items)
+    mlp = instantiate(compose_config(["model=mlp"], tmp_path).model, n_users=n_users, n_items=n_items)
+    for model, path in ((gmf, gmf_ckpt), (mlp, mlp_ckpt)):
+        state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+        model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
+        model.eval()
+    users, history = torch.arange(6), torch.zeros(6, n_items)
+    expected = 0.3 * gmf.score(users, history) + 0.7 * mlp.score(users, history)
+    torch.testing.assert_close(neumf.score(users, history), expected)
+    assert mlp_run["metrics"]["valid/ndcg@10"] > 0
+
+
+def test_neumf_trains_from_checkpoints_end_to_end(tmp_path):
+    train(compose_config(["model=gmf", "trainer.max_epochs=1"], tmp_path / "gmf"))
+    train(compose_config(["model=mlp", "trainer.max_epochs=1"], tmp_path / "mlp"))
+    run = train(compose_config(["model=neumf", f"model.gmf_checkpoint={tmp_path / 'gmf/checkpoints/best.ckpt'}",
+                                f"model.mlp_checkpoint={tmp_path / 'mlp/checkpoints/best.ckpt'}",
+                                "trainer.max_epochs=1"], tmp_path / "neumf"))
+    assert run["metrics"]["test/ndcg@10"] > 0
+
+
+def test_missing_or_mismatched_checkpoint_is_a_readable_error(tmp_path):
+    with pytest.raises(RecbenchError, match="model.gmf_checkpoint .* is not a file"):
+        NeuMF(4, 5, gmf_checkpoint=str(tmp_path / "nope.ckpt"))
+    path = Path(tmp_path / "small.ckpt")
+    torch.save({"state_dict": {f"model.{k}": v for k, v in GMF(4, 5, embedding_dim=2).state_dict().items()}}, path)
+    with pytest.raises(RecbenchError, match="does not fit this NeuMF"):
+        NeuMF(4, 5, embedding_dim=8, gmf_checkpoint=str(path))
