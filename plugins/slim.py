@@ -12,13 +12,16 @@ from recbench.models.sparse import csr_tensor, register_csr, resize_loaded_buffe
 
 
 def elastic_net_columns(gram: Tensor, n_samples: int, alpha: float, l1_ratio: float, max_iter: int,
-                        tol: float) -> Tensor:
+                        tol: float, block_size: int = 128) -> Tensor:
     """Non-negative ElasticNet for every column of X against all others, by coordinate descent.
 
     Column ``j`` of the result minimises scikit-learn's ``ElasticNet`` objective
     ``||x_j - X w||^2 / (2 n) + alpha l1_ratio |w|_1 + alpha (1 - l1_ratio) ||w||^2 / 2`` with
-    ``w >= 0`` and ``w_j = 0``. The ``n_items`` regressions are independent, so one coordinate
-    ``i`` is updated in all of them at once (a row of ``W``), from the Gram matrix alone.
+    ``w >= 0`` and ``w_j = 0``. The ``n_items`` regressions are independent, so coordinate ``i``
+    is updated in all of them at once (row ``i`` of ``W``), from the Gram matrix alone. The
+    gradient ``G W`` is kept exact for the rows of the current block of coordinates (a rank-1
+    update per coordinate) and brought up to date for all rows once per block with one matrix
+    product: the same iterates as plain cyclic coordinate descent, at BLAS speed.
 
     Args:
         gram: ``X^T X``, ``[n_items, n_items]`` (float64 recommended).
@@ -27,28 +30,33 @@ def elastic_net_columns(gram: Tensor, n_samples: int, alpha: float, l1_ratio: fl
         max_iter: most sweeps over the coordinates.
         tol: stop when a sweep's largest coefficient change is below ``tol`` times the largest
             coefficient.
+        block_size: coordinates per block.
 
     Returns:
         ``W`` ``[n_items, n_items]``, zero diagonal.
     """
     n = gram.shape[0]
     weights = torch.zeros_like(gram)  # W [n_items, n_items]
-    # (G W)^T, kept up to date; transposed so that an update adds to whole (contiguous) rows.
-    gram_weights_t = torch.zeros_like(gram)
+    gram_weights_t = torch.zeros_like(gram)  # (G W)^T, exact at the start of each block
     l1 = alpha * l1_ratio * n_samples  # both sides of the update multiplied by n_samples
     denominators = (gram.diagonal() + alpha * (1 - l1_ratio) * n_samples).clamp(min=1e-12)
     for _ in range(max_iter):
         max_change = torch.zeros((), dtype=gram.dtype, device=gram.device)
-        for i in range(n):
-            row = weights[i]
-            update = (gram[i] - gram_weights_t[:, i] + gram[i, i] * row - l1).clamp(min=0) / denominators[i]
-            update[i] = 0.0
-            delta = update - row
-            changed = delta.nonzero().squeeze(1)
-            if len(changed):
+        for start in range(0, n, block_size):
+            stop = min(start + block_size, n)
+            gram_block = gram[start:stop]  # G[B, :]
+            gradient_block = gram_weights_t[:, start:stop].T.clone()  # (G W)[B, :], [b, n_items]
+            before = weights[start:stop].clone()
+            for local, i in enumerate(range(start, stop)):
+                row = weights[i]
+                update = (gram_block[local] - gradient_block[local] + gram[i, i] * row - l1).clamp(min=0)
+                update /= denominators[i]
+                update[i] = 0.0
+                gradient_block.addr_(gram_block[:, i], update - row)  # the block's rows see it at once
                 weights[i] = update
-                gram_weights_t.index_add_(0, changed, delta[changed, None] * gram[i])
-                max_change = torch.maximum(max_change, delta.abs().max())
+            change = weights[start:stop] - before  # [b, n_items]
+            gram_weights_t.addmm_(change.T, gram_block)  # (G W)^T += dW_B^T G[B, :]
+            max_change = torch.maximum(max_change, change.abs().max())
         if max_change <= tol * weights.abs().max().clamp(min=1e-12):
             break
     return weights

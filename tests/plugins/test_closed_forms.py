@@ -10,7 +10,7 @@ from sklearn.linear_model import ElasticNet
 
 from plugins.ease import EASE
 from plugins.puresvd import PureSVD
-from plugins.slim import SLIM
+from plugins.slim import SLIM, elastic_net_columns
 
 
 def random_binary(n_users: int, n_items: int, density: float, seed: int) -> np.ndarray:
@@ -61,3 +61,6 @@ def test_slim_columns_equal_scikit_learn_elastic_net(alpha, l1_ratio):
                                tol=1e-12, max_iter=100_000).fit(features, train[:, target])
         np.testing.assert_allclose(weights[:, target], reference.coef_, atol=1e-5)
     assert (weights >= 0).all() and np.all(np.diag(weights) == 0)
+    # Blocks smaller than the item count (the gradient is refreshed between blocks) change nothing.
+    blocked = elastic_net_columns(torch.from_numpy(train.T @ train), 60, alpha, l1_ratio, 5000, 1e-12, block_size=5)
+    np.testing.assert_allclose(blocked.numpy(), weights, atol=1e-5)
