@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -60,7 +61,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=ROOT / "outputs/benchmark_neural")
     parser.add_argument("--overrides", nargs="+", default=[], help="extra Hydra overrides for every run")
     args = parser.parse_args()
-    tag = "-".join(args.overrides).replace("/", "_") or "default"
+    # One folder per set of overrides, named in characters Hydra's override grammar accepts.
+    tag = re.sub(r"[^A-Za-z0-9_.-]", "_", "-".join(args.overrides)) or "default"
     header = ["experiment", *(f"test {m}" for m in args.metrics), "train s", "s/epoch", "eval s", "best epoch"]
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header), flush=True)
     for experiment in args.experiments:
