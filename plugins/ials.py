@@ -35,7 +35,8 @@ def solve_side(matrix: sp.csr_matrix, fixed: Tensor, current: Tensor, unobserved
         cg_steps: 0 solves each ``d x d`` system exactly (batched ``torch.linalg.solve``, cost
             ``nnz d^2 + n d^3``); otherwise that many batched conjugate-gradient steps (cost
             ``nnz d + n d^2`` each, the approach of Takacs et al. 2011 and of ``implicit``).
-        chunk_entries: bound on the ``[rows, d, d]`` systems held at once by the exact solver.
+        chunk_entries: bound on the ``[rows, d, d]`` systems held at once by the exact solver
+            (which also holds every ``f_c f_c^T``, ``[n_cols, d^2]``).
 
     Returns:
         ``[n_rows, d]`` on ``fixed``'s device.
@@ -58,6 +59,7 @@ def solve_side(matrix: sp.csr_matrix, fixed: Tensor, current: Tensor, unobserved
             lhs += gram + reg[first:last, None, None] * eye
             out[first:last] = torch.linalg.solve(lhs, rhs[first:last])
         return out
+
     def product(x: Tensor) -> Tensor:  # A_r x_r for every row at once, [n_rows, d]
         # f_c . x_r at each interaction only, then summed back into rows: sparse products, no [nnz, d].
         along = torch.sparse.sampled_addmm(rows, x, fixed.T, beta=0.0)  # CSR [n_rows, n_cols]
@@ -107,12 +109,13 @@ class IALS(nn.Module):
         require_positive("model.embedding_dim", embedding_dim, integer=True)
         require_positive("model.n_iterations", n_iterations, integer=True)
         require(unobserved_weight > 0, f"model.unobserved_weight must be > 0, got {unobserved_weight!r}")
-        require(l2 >= 0 and init_std > 0, f"model.l2 must be >= 0 and model.init_std > 0, got {l2!r}, {init_std!r}")
-        self.n_users, self.n_items = n_users, n_items
-        self.embedding_dim, self.n_iterations = embedding_dim, n_iterations
+        require(l2 >= 0, f"model.l2 must be >= 0, got {l2!r}")
+        require(init_std > 0, f"model.init_std must be > 0, got {init_std!r}")
         require(cg_steps >= 0, f"model.cg_steps must be >= 0 (0 = exact solve), got {cg_steps!r}")
-        self.unobserved_weight, self.l2, self.reg_exponent, self.init_std = unobserved_weight, l2, reg_exponent, init_std
-        self.cg_steps = cg_steps
+        self.n_users, self.n_items = n_users, n_items
+        self.embedding_dim, self.n_iterations, self.cg_steps = embedding_dim, n_iterations, cg_steps
+        self.unobserved_weight, self.l2, self.reg_exponent = unobserved_weight, l2, reg_exponent
+        self.init_std = init_std
         # Drawn from the run's seeded RNG, so that a refit starts from the same point as the fit.
         self.init_seed = int(torch.randint(2 ** 31 - 1, ()).item())
         self.register_buffer("user_factors", torch.zeros(n_users, embedding_dim))  # W [n_users, d]
@@ -122,7 +125,8 @@ class IALS(nn.Module):
         """Alternate exact user and item steps on ``train`` ``[n_users, n_items]``."""
         generator = torch.Generator().manual_seed(self.init_seed)
         std = self.init_std / self.embedding_dim ** 0.5
-        items = (torch.randn(self.n_items, self.embedding_dim, generator=generator) * std).to(self.item_factors.device)
+        items = torch.randn(self.n_items, self.embedding_dim, generator=generator) * std
+        items = items.to(self.item_factors.device)
         users = torch.zeros(self.n_users, self.embedding_dim, device=items.device)
         train = train.tocsr()
         train_t = train.T.tocsr()

@@ -57,7 +57,7 @@ class UserKNN(nn.Module):
         sims[torch.arange(len(users), device=sims.device), users] = float("-inf")
         top = torch.topk(sims, self.k, dim=1)
         # -inf (the user themself) can only be picked when there is no other training user.
-        weights = torch.zeros_like(sims).scatter_(1, top.indices, top.values.nan_to_num(neginf=0.0))  # [B, n_users]
+        weights = torch.zeros_like(sims).scatter_(1, top.indices, top.values.nan_to_num(neginf=0.0))  # [B, n_u]
         return (csr_tensor(self, "train_t", self.n_users) @ weights.T).T  # [B, n_items]
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):

@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 
 from recbench.config import build as build_config
 from recbench.data.sources import find_dataset_dir
+from recbench.evaluation.evaluator import evaluate
 from recbench.experiment import train
 from tests.helpers import CONF_DIR, compose_config
 
@@ -67,6 +68,18 @@ def test_state_dict_round_trip_gives_the_same_scores(name):
     fresh.load_state_dict(model.state_dict())
     history = torch.from_numpy(random_train(seed=1)[:4].toarray())
     assert torch.equal(fresh.score(torch.arange(4), history), model.score(torch.arange(4), history))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_the_evaluator_never_recommends_known_items(name):
+    train_matrix = random_train(30, 20, seed=3)
+    model = build(name, 30, 20, **TINY[name])
+    model.fit(train_matrix)
+    target = sp.csr_matrix((np.random.default_rng(4).random((30, 20)) < 0.1) & (train_matrix.toarray() == 0))
+    result = evaluate(model, train_matrix, target, [5], batch_size=7, device=torch.device("cpu"),
+                      keep_top_items=True)
+    known = train_matrix.toarray()[result.users[:, None], result.top_items]  # [n_evaluated, 5]
+    assert len(result.users) > 0 and not known.any()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")

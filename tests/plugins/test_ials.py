@@ -31,7 +31,8 @@ def closed_form(matrix: np.ndarray, fixed: np.ndarray) -> np.ndarray:
     out = []
     for row in matrix:
         seen = fixed[row > 0]
-        lhs = seen.T @ seen + a0 * fixed.T @ fixed + l2 * (row.sum() + a0 * len(fixed)) ** nu * np.eye(fixed.shape[1])
+        reg = l2 * (row.sum() + a0 * len(fixed)) ** nu
+        lhs = seen.T @ seen + a0 * fixed.T @ fixed + reg * np.eye(fixed.shape[1])
         out.append(np.linalg.solve(lhs, seen.sum(axis=0)))
     return np.array(out)
 
