@@ -17,7 +17,7 @@ from recbench.training.batches import InteractionBatches, UserBatches
 from recbench.plugin import GradientModel
 from tests.helpers import compose_config
 
-NEURAL = ["mf", "gmf", "neumf", "multvae", "multdae", "cfgan"]
+NEURAL = ["mf", "gmf", "neumf", "multvae", "multdae", "cfgan", "recvae"]
 
 
 def build(name: str, tmp_path, overrides=()):
