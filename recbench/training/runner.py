@@ -83,8 +83,8 @@ def run_gradient_model(model, split: SplitData, cfg: DictConfig, logger, output_
                                  cfg.seed, getattr(model, "num_negatives", 0))
     strategy = {}
     if getattr(model, "manual_optimization", False) and cfg.trainer.get("strategy") == "ddp":
-        # Several optimisers step on disjoint parameters in one training_step, so each backward
-        # pass leaves some parameters unused: DDP must be told to look for them.
+        # Each optimiser owns part of the parameters and each backward pass serves one of them,
+        # so the others' parameters go unused in it: DDP must be told to look for them.
         strategy = {"strategy": "ddp_find_unused_parameters_true"}
     trainer = _trainer(cfg.trainer, output_dir, logger, callbacks, **strategy)
     start = time.perf_counter()
@@ -106,7 +106,8 @@ def run_gradient_model(model, split: SplitData, cfg: DictConfig, logger, output_
         data = InteractionDataModule(merged, model.batch_kind, model.batch_size, evaluation.batch_size,
                                      cfg.seed, getattr(model, "num_negatives", 0))
         trainer = _trainer(cfg.trainer, output_dir, logger, extra_callbacks,
-                           max_epochs=best_epoch + 1, min_epochs=best_epoch + 1, limit_val_batches=0, **strategy)
+                           max_epochs=best_epoch + 1, min_epochs=best_epoch + 1, limit_val_batches=0,
+                           **strategy)
         start = time.perf_counter()
         trainer.fit(module, datamodule=data)
         train_seconds += time.perf_counter() - start
