@@ -86,8 +86,8 @@ def run_gradient_model(model, split: SplitData, cfg: DictConfig, logger, output_
                                  cfg.seed, getattr(model, "num_negatives", 0))
     strategy = {}
     if getattr(model, "manual_optimization", False) and cfg.trainer.get("strategy") == "ddp":
-        # Several optimisers step on disjoint parameters in one training_step, so each backward
-        # pass leaves some parameters unused: DDP must be told to look for them.
+        # Each optimiser owns part of the parameters and each backward pass serves one of them,
+        # so the others' parameters go unused in it: DDP must be told to look for them.
         strategy = {"strategy": "ddp_find_unused_parameters_true"}
     trainer = _trainer(cfg.trainer, output_dir, logger, callbacks, **strategy)
     start = time.perf_counter()

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
     ["model=multvae", "model.batch_size=32"],  # user batches
     ["model=neumf"],  # interaction batches with negatives
     ["model=cfgan", "model.batch_size=32"],  # two optimisers, manual optimisation
+    ["model=recvae", "model.batch_size=32", "model.hidden_dim=32"],  # alternating optimisers
 ])
 def test_ddp_test_metrics_equal_a_single_process_evaluation_of_the_checkpoint(model, tmp_path):
     overrides = [*model, *TINY_DATA]
@@ -61,7 +62,8 @@ def ml100k_pop(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name, epochs", [("mf", 6), ("gmf", 6), ("neumf", 4), ("multvae", 15),
-                                          ("multdae", 15), ("cfgan", 10)])
+                                          ("multdae", 15), ("cfgan", 10),
+                                          ("recvae", 15)])
 def test_tuned_models_beat_popularity_on_ml100k_after_short_training(name, epochs, ml100k_pop, tmp_path):
     """The frozen ML-100K settings, trained briefly on the default 80/10/10 split, beat Pop by 10%."""
     cfg = compose_config([f"experiment={name}_ml100k", "split=random", "evaluation.refit=false",
