@@ -81,7 +81,7 @@ def run_gradient_model(model, split: SplitData, cfg: DictConfig, logger, output_
     callbacks = [EarlyStopping(monitor=monitor, mode="max", patience=evaluation.patience),
                  checkpoint, *extra_callbacks]
     module = RecommenderModule(model, split.n_items, evaluation.ks, evaluation.save_recommendations,
-                               sampler_from_config(evaluation))
+                                   sampler_from_config(evaluation))
     data = InteractionDataModule(split, model.batch_kind, model.batch_size, evaluation.batch_size,
                                  cfg.seed, getattr(model, "num_negatives", 0))
     strategy = {}
@@ -106,7 +106,7 @@ def run_gradient_model(model, split: SplitData, cfg: DictConfig, logger, output_
         merged = split.merged_for_refit()
         model = build_model()
         module = RecommenderModule(model, split.n_items, evaluation.ks, evaluation.save_recommendations,
-                               sampler_from_config(evaluation))
+                                   sampler_from_config(evaluation))
         data = InteractionDataModule(merged, model.batch_kind, model.batch_size, evaluation.batch_size,
                                      cfg.seed, getattr(model, "num_negatives", 0))
         trainer = _trainer(cfg.trainer, output_dir, logger, extra_callbacks,
