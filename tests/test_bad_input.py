@@ -13,7 +13,7 @@ from tests.helpers import compose_config
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def fails_cleanly(tmp_path, capsys, overrides, message):
+def assert_fails_cleanly(tmp_path, capsys, overrides, message):
     """Run in-process through Hydra's task function; expect exit 1, ``message``, no results."""
     cfg = compose_config(overrides, tmp_path, tiny=not any(o.startswith("dataset=") for o in overrides))
     with pytest.raises(SystemExit) as exit_info:
@@ -37,18 +37,18 @@ def fails_cleanly(tmp_path, capsys, overrides, message):
     (["+model.embeding_dim=8"], "does not take"),
 ])
 def test_impossible_values(tmp_path, capsys, overrides, message):
-    fails_cleanly(tmp_path, capsys, overrides, message)
+    assert_fails_cleanly(tmp_path, capsys, overrides, message)
 
 
 def test_nan_loss_stops_with_a_message(tmp_path, capsys):
-    err = fails_cleanly(tmp_path, capsys, ["model._target_=tests.fixtures.broken_plugins.NaNLossMLP"],
+    err = assert_fails_cleanly(tmp_path, capsys, ["model._target_=tests.fixtures.broken_plugins.NaNLossMLP"],
                         "training loss of NaNLossMLP became NaN or infinite")
     assert "lower the learning rate" in err
 
 
 def test_missing_data_folder(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("RECBENCH_DATA_DIR", str(tmp_path / "nowhere"))
-    err = fails_cleanly(tmp_path, capsys, ["dataset=ml-100k"], "dataset 'ml-100k' not found")
+    err = assert_fails_cleanly(tmp_path, capsys, ["dataset=ml-100k"], "dataset 'ml-100k' not found")
     assert "u.data" in err and "RECBENCH_DATA_DIR" in err
 
 
@@ -58,7 +58,7 @@ def test_malformed_ratings_file(tmp_path, capsys):
     (folder / "u.data").write_text("1\t2\t5\t881250949\n1\t3\tfive\t881250950\n")
     (folder / "u.item").write_text("2|A (1995)|01-Jan-1995||url|0\n3|B (1995)|01-Jan-1995||url|0\n")
     (folder / "u.genre").write_text("unknown|0\n")
-    err = fails_cleanly(tmp_path, capsys, ["dataset=ml-100k", f"dataset.path={folder}"],
+    err = assert_fails_cleanly(tmp_path, capsys, ["dataset=ml-100k", f"dataset.path={folder}"],
                         "line 2: column 2 (rating) holds 'five'")
     assert str(folder / "u.data") in err
 

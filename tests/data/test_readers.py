@@ -18,26 +18,26 @@ EXPECTED = pd.DataFrame({"user": [1, 1, 2], "item": [10, 11, 10], "rating": [5.0
                          "timestamp": [100, 200, 150]})
 
 
-def check(frame: pd.DataFrame) -> None:
+def assert_expected(frame: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(frame.reset_index(drop=True), EXPECTED, check_dtype=False)
     assert frame["rating"].dtype == np.float32 and frame["timestamp"].dtype == np.int64
 
 
 def test_csv_with_header_and_renamed_columns(tmp_path):
     (tmp_path / "r.csv").write_text("rid,movie,stars,who,when\n0,10,5,1,100\n1,11,3,1,200\n2,10,4,2,150\n")
-    check(read_delimited("r.csv", folder=tmp_path,
+    assert_expected(read_delimited("r.csv", folder=tmp_path,
                          columns={"user": "who", "item": "movie", "rating": "stars", "timestamp": "when"}))
 
 
 def test_tsv_without_header_by_position_and_millisecond_timestamps(tmp_path):
     (tmp_path / "r.tsv").write_text("x\t1\t10\t5\t100000\nx\t1\t11\t3\t200000\nx\t2\t10\t4\t150999\n")
-    check(read_delimited("r.tsv", folder=tmp_path, sep="\t", header=False,
+    assert_expected(read_delimited("r.tsv", folder=tmp_path, sep="\t", header=False,
                          columns=[None, "user", "item", "rating", "timestamp"], timestamp_unit="ms"))
 
 
 def test_movielens_double_colon(tmp_path):
     (tmp_path / "ratings.dat").write_text("1::10::5::100\n1::11::3::200\n2::10::4::150\n")
-    check(read_delimited("ratings.dat", folder=tmp_path, sep="::", header=False,
+    assert_expected(read_delimited("ratings.dat", folder=tmp_path, sep="::", header=False,
                          columns=["user", "item", "rating", "timestamp"]))
 
 
@@ -45,27 +45,27 @@ def test_amazon_csv_with_spaces_after_commas(tmp_path):
     (tmp_path / "a.csv").write_text("asin, reviewerID, overall, unixReviewTime\n10, 1, 5.0, 100\n11, 1, 3.0, 200\n"
                                     "10, 2, 4.0, 150\n")
     columns = {"user": "reviewerID", "item": "asin", "rating": "overall", "timestamp": "unixReviewTime"}
-    check(read_delimited("a.csv", folder=tmp_path, skipinitialspace=True, columns=columns))
+    assert_expected(read_delimited("a.csv", folder=tmp_path, skipinitialspace=True, columns=columns))
 
 
 def test_parquet_json_lines_and_first_present_layout(tmp_path):
     EXPECTED.rename(columns={"user": "u"}).to_parquet(tmp_path / "r.parquet")
-    check(read_parquet("r.parquet", folder=tmp_path, columns={"user": "u", "item": "item", "rating": "rating",
+    assert_expected(read_parquet("r.parquet", folder=tmp_path, columns={"user": "u", "item": "item", "rating": "rating",
                                                              "timestamp": "timestamp"}))
     rows = [{"reviewerID": u, "asin": i, "overall": r, "unixReviewTime": t, "summary": "ok"}
             for u, i, r, t in EXPECTED.itertuples(index=False)]
     with gzip.open(tmp_path / "reviews.json.gz", "wt") as out:
         out.write("\n".join(json.dumps(row) for row in rows))
     columns = {"user": "reviewerID", "item": "asin", "rating": "overall", "timestamp": "unixReviewTime"}
-    check(read_json_lines("reviews.json.gz", folder=tmp_path, columns=columns))
-    check(read_first([{"file": "missing.csv"}, {"file": "reviews.json.gz", "columns": columns}], folder=tmp_path))
-    check(read_interactions("reviews.json.gz", folder=tmp_path, columns=columns))  # format from the name
+    assert_expected(read_json_lines("reviews.json.gz", folder=tmp_path, columns=columns))
+    assert_expected(read_first([{"file": "missing.csv"}, {"file": "reviews.json.gz", "columns": columns}], folder=tmp_path))
+    assert_expected(read_interactions("reviews.json.gz", folder=tmp_path, columns=columns))  # format from the name
 
 
 def test_datetime_timestamps(tmp_path):
     (tmp_path / "r.csv").write_text("user,item,rating,timestamp\n1,10,5,1970-01-01T00:01:40Z\n"
                                     "1,11,3,1970-01-01 00:03:20\n2,10,4,1970-01-01T00:02:30+00:00\n")
-    check(read_delimited("r.csv", folder=tmp_path, timestamp_unit="datetime"))
+    assert_expected(read_delimited("r.csv", folder=tmp_path, timestamp_unit="datetime"))
 
 
 def test_custom_dataset_from_an_absolute_file(tmp_path):
@@ -111,4 +111,4 @@ def test_empty_after_filtering_names_the_setting(tmp_path):
 
 def test_list_of_columns_renames_a_header_file_by_position(tmp_path):
     (tmp_path / "r.csv").write_text("a,b,c,d\n1,10,5,100\n1,11,3,200\n2,10,4,150\n")
-    check(read_delimited("r.csv", folder=tmp_path, columns=["user", "item", "rating", "timestamp"]))
+    assert_expected(read_delimited("r.csv", folder=tmp_path, columns=["user", "item", "rating", "timestamp"]))
