@@ -1,0 +1,157 @@
+"""DP-SGD for one training run: per-sample gradients, noisy optimizers and the privacy accountant.
+
+recbench builds the pieces that Opacus's ``PrivacyEngine.make_private`` would build, but from the
+true sample rate and step count of its own Poisson-sampled batches (``make_private`` derives them
+from a per-sample ``DataLoader``, which recbench's whole-tensor batches are not):
+
+* :class:`opacus.grad_sample.GradSampleHooks` attaches per-sample gradient hooks to the plugin
+  without wrapping it, so its ``loss``/``score`` methods and checkpoint keys stay as they are;
+* each optimizer becomes a :class:`opacus.optimizers.DPOptimizer` (clip every sample's gradient
+  to ``max_grad_norm``, add Gaussian noise of std ``noise_multiplier * max_grad_norm``, divide by
+  the expected batch size);
+* the accountant is told ``(noise_multiplier, sample_rate)`` at every noisy step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from importlib import metadata
+
+import pytorch_lightning as pl
+from torch import nn
+
+from recbench.errors import RecbenchError
+from recbench.privacy.settings import DPSettings
+
+
+@dataclass(frozen=True)
+class PrivacyRecord:
+    """What a DP run spent and how: the ``privacy`` section of results.json."""
+
+    epsilon: float  # spent over the steps actually taken
+    delta: float
+    unit: str  # "user" or "interaction": what one neighbouring dataset adds or removes
+    accountant: str
+    noise_multiplier: float
+    max_grad_norm: float
+    sample_rate: float
+    steps: int
+    target_epsilon: float | None
+    opacus_version: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, payload: dict) -> PrivacyRecord:
+        return cls(**{key: payload.get(key) for key in cls.__dataclass_fields__})
+
+
+def calibrate_noise(settings: DPSettings, sample_rate: float, steps: int) -> float:
+    """The noise multiplier that spends ``settings.target_epsilon`` in ``steps`` steps (or the fixed one)."""
+    if settings.noise_multiplier is not None:
+        return float(settings.noise_multiplier)
+    from opacus.accountants.utils import get_noise_multiplier
+
+    try:
+        return float(get_noise_multiplier(target_epsilon=settings.target_epsilon, target_delta=settings.delta,
+                                          sample_rate=sample_rate, steps=steps, accountant=settings.accountant))
+    except ValueError as error:  # "The privacy budget is too low."
+        raise RecbenchError(f"privacy.target_epsilon={settings.target_epsilon} cannot be reached in {steps} steps "
+                            f"at sample rate {sample_rate:.4g} ({error}): raise privacy.target_epsilon or "
+                            "privacy.delta, or train fewer epochs") from None
+
+
+def _dp_optimizer_class():
+    from opacus.optimizers import DPOptimizer
+
+    class NamedDPOptimizer(DPOptimizer):
+        """A DPOptimizer that names the parameters left without per-sample gradients."""
+
+        def pre_step(self, closure=None):
+            missing = [name for name, p in self.named if p.requires_grad and p.grad is not None
+                       and getattr(p, "grad_sample", None) is None]
+            if missing:
+                raise RecbenchError(
+                    f"privacy=dp: no per-sample gradient for {', '.join(missing)}: the model's loss uses "
+                    "these parameters outside a layer's forward call (e.g. layer.weight directly), so Opacus "
+                    "cannot clip them per sample; call the layer (layer(x)) in loss() instead")
+            return super().pre_step(closure)
+
+    return NamedDPOptimizer
+
+
+class PrivateTraining:
+    """DP-SGD for one model and one training set: attach, wrap the optimizers, account.
+
+    Args:
+        settings: the ``privacy`` config.
+        model: the plugin (checked with :func:`recbench.privacy.validation.check_private_model`).
+        unit: the unit of privacy, ``"user"`` or ``"interaction"``.
+        n_samples: training samples of that unit (Poisson sampling's population).
+        batch_size: the expected batch size; the sample rate is ``batch_size / n_samples``.
+        max_epochs: the epochs the noise is calibrated for (``target_epsilon``).
+        seed: seeds the noise.
+    """
+
+    def __init__(self, settings: DPSettings, model: nn.Module, unit: str, n_samples: int, batch_size: int,
+                 max_epochs: int, seed: int):
+        from opacus.accountants import create_accountant
+        from opacus.grad_sample import GradSampleHooks
+
+        if n_samples == 0:
+            raise RecbenchError("privacy=dp: the training split has no samples to train on")
+        self.settings, self.model, self.unit, self.seed = settings, model, unit, seed
+        self.sample_rate = min(1.0, batch_size / n_samples)
+        self.expected_batch_size = batch_size
+        self.steps_per_epoch = math.ceil(n_samples / batch_size)
+        self.noise_multiplier = calibrate_noise(settings, self.sample_rate, max_epochs * self.steps_per_epoch)
+        self.accountant = create_accountant(mechanism=settings.accountant)
+        self.hooks = GradSampleHooks(model, batch_first=True, loss_reduction="mean", strict=True)
+
+    def make_private(self, optimizer):
+        """Wrap one optimizer of the plugin's parameters as a noisy, clipping, accounted optimizer."""
+        import torch
+
+        device = next(p.device for group in optimizer.param_groups for p in group["params"])
+        names = {id(p): n for n, p in self.model.named_parameters()}
+        private = _dp_optimizer_class()(
+            optimizer, noise_multiplier=self.noise_multiplier, max_grad_norm=self.settings.max_grad_norm,
+            expected_batch_size=self.expected_batch_size, loss_reduction="mean",
+            generator=torch.Generator(device=device).manual_seed(self.seed))
+        private.named = [(names.get(id(p), "?"), p) for group in optimizer.param_groups for p in group["params"]]
+        private.attach_step_hook(self.accountant.get_optimizer_hook_fn(sample_rate=self.sample_rate))
+        return private
+
+    @property
+    def steps(self) -> int:
+        """Noisy steps taken so far."""
+        return sum(entry[2] for entry in self.accountant.history)
+
+    def epsilon(self) -> float:
+        """Epsilon spent so far at ``settings.delta`` (0 before the first step)."""
+        if not self.accountant.history:
+            return 0.0
+        return float(self.accountant.get_epsilon(delta=self.settings.delta))
+
+    def record(self) -> PrivacyRecord:
+        return PrivacyRecord(
+            epsilon=self.epsilon(), delta=self.settings.delta, unit=self.unit, accountant=self.settings.accountant,
+            noise_multiplier=self.noise_multiplier, max_grad_norm=self.settings.max_grad_norm,
+            sample_rate=self.sample_rate, steps=self.steps, target_epsilon=self.settings.target_epsilon,
+            opacus_version=metadata.version("opacus"))
+
+    def detach(self) -> None:
+        """Remove the hooks and the per-sample attributes Opacus put on the parameters."""
+        self.hooks.cleanup()
+
+
+class EpsilonLogger(pl.Callback):
+    """Logs ``privacy/epsilon``, the budget spent so far, at the end of every training epoch."""
+
+    def __init__(self, private: PrivateTraining):
+        self.private = private
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        pl_module.log("privacy/epsilon", self.private.epsilon(), on_step=False, on_epoch=True)

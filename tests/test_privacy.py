@@ -1,0 +1,186 @@
+"""DP-SGD through Opacus: sampling, clipping, calibration and accounting checked independently."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+pytest.importorskip("opacus")
+from opacus.accountants import PRVAccountant, RDPAccountant  # noqa: E402
+
+from plugins.cfgan import CFGAN  # noqa: E402
+from plugins.ease import EASE  # noqa: E402
+from plugins.mf import MF  # noqa: E402
+from plugins.multdae import MultDAE  # noqa: E402
+from plugins.multvae import MultVAE  # noqa: E402
+from recbench.errors import RecbenchError  # noqa: E402
+from recbench.privacy import DPSettings  # noqa: E402
+from recbench.privacy.engine import PrivateTraining, calibrate_noise  # noqa: E402
+from recbench.privacy.sampling import PoissonInteractionBatches, PoissonUserBatches  # noqa: E402
+from recbench.privacy.validation import check_private_model  # noqa: E402
+
+
+def random_matrix(n_users=60, n_items=40, density=0.2, seed=0, empty_rows=()) -> sp.csr_matrix:
+    rng = np.random.default_rng(seed)
+    dense = (rng.random((n_users, n_items)) < density).astype(np.float32)
+    dense[list(empty_rows)] = 0
+    return sp.csr_matrix(dense)
+
+
+# -- Poisson sampling ------------------------------------------------------------------------------
+def test_poisson_user_batches_include_each_user_independently_at_the_sample_rate():
+    train = random_matrix(empty_rows=[5])  # a user without training data is no sample
+    batches = PoissonUserBatches(train, batch_size=12, seed=3)
+    n = len(np.flatnonzero(np.diff(train.indptr)))
+    assert batches.n_samples == n == 59 and batches.sample_rate == pytest.approx(12 / 59)
+    assert len(batches) == math.ceil(59 / 12)
+    counts, sizes = np.zeros(train.shape[0]), []
+    steps = 2000
+    for step in range(steps):
+        batch = batches[(step // 5, step % 5)]
+        users = batch["users"].numpy()
+        assert len(np.unique(users)) == len(users)
+        np.testing.assert_array_equal(batch["history"].numpy(), train[users].toarray())
+        counts[users] += 1
+        sizes.append(len(users))
+    assert counts[5] == 0
+    q = 12 / 59
+    # Each user's inclusion count is Binomial(steps, q): within 5 standard deviations.
+    spread = 5 * math.sqrt(steps * q * (1 - q))
+    assert np.all(np.abs(np.delete(counts, 5) - steps * q) < spread)
+    # Batch sizes vary (Binomial(59, q)), as Poisson sampling requires, around the batch size.
+    assert np.var(sizes) == pytest.approx(59 * q * (1 - q), rel=0.2)
+    assert np.mean(sizes) == pytest.approx(12, rel=0.05)
+
+
+def test_poisson_interaction_batches_are_reproducible_and_use_uniform_negatives():
+    train = random_matrix(density=0.5)
+    batches = PoissonInteractionBatches(train, batch_size=100, num_negatives=3, seed=1)
+    again = PoissonInteractionBatches(train, batch_size=100, num_negatives=3, seed=1)
+    first, second = batches[(2, 1)], again[(2, 1)]
+    for key in first:
+        torch.testing.assert_close(first[key], second[key])
+    assert not torch.equal(batches[(2, 2)]["users"], first["users"])
+    assert train[np.array(first["users"]), np.array(first["items"])].all()  # positives are training pairs
+    # Negatives are not rejected against the user's items: with density 0.5 about half are known.
+    negatives = torch.cat([batches[(0, s)]["negatives"] for s in range(len(batches))])
+    users = torch.cat([batches[(0, s)]["users"] for s in range(len(batches))])
+    known = np.asarray(train[np.repeat(np.array(users), 3), np.array(negatives.view(-1))]).ravel()
+    assert 0.4 < known.mean() < 0.6
+
+
+# -- calibration and accounting ---------------------------------------------------------------------
+@pytest.mark.parametrize("accountant, reference", [("rdp", RDPAccountant), ("prv", PRVAccountant)])
+def test_the_calibrated_noise_reaches_the_target_epsilon(accountant, reference):
+    settings = DPSettings(target_epsilon=4.0, delta=1e-5, accountant=accountant)
+    sigma = calibrate_noise(settings, sample_rate=0.05, steps=100)
+    independent = reference()
+    independent.history = [(sigma, 0.05, 100)]
+    epsilon = independent.get_epsilon(delta=1e-5)
+    assert epsilon <= 4.0 and epsilon == pytest.approx(4.0, abs=0.05)
+    # Less noise would overspend: the multiplier is the smallest that fits (to the search tolerance).
+    independent.history = [(sigma * 0.97, 0.05, 100)]
+    assert independent.get_epsilon(delta=1e-5) > 4.0
+
+
+def test_an_unreachable_target_is_a_readable_error():
+    with pytest.raises(RecbenchError, match="cannot be reached"):
+        calibrate_noise(DPSettings(target_epsilon=1e-9, delta=1e-12), sample_rate=1.0, steps=10_000)
+
+
+# -- per-sample clipping ------------------------------------------------------------------------------
+def per_sample_gradients(model: nn.Module, batch: dict, params: list) -> torch.Tensor:
+    """Each sample's gradient of its own loss, flattened ``[B, n_params]`` (one backward per sample)."""
+    rows = []
+    for i in range(len(batch["users"])):
+        one = {key: value[i:i + 1] for key, value in batch.items()}
+        grads = torch.autograd.grad(model.loss({**one, "step": torch.tensor(0)}), params, allow_unused=True)
+        rows.append(torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1)
+                               for g, p in zip(grads, params)]))
+    return torch.stack(rows)
+
+
+@pytest.mark.parametrize("kind", ["users", "interactions"])
+def test_every_sample_gradient_is_clipped_to_max_grad_norm(kind):
+    """Opacus's clip step on a real batch equals clipping hand-computed per-sample gradients."""
+    torch.manual_seed(0)
+    train = random_matrix()
+    if kind == "users":
+        model = MultDAE(60, 40, latent_dim=8, dropout=0.0, batch_size=20)  # deterministic loss
+        data = PoissonUserBatches(train, 20, seed=0)
+    else:
+        model = MF(60, 40, embedding_dim=8, item_bias=False, num_negatives=2, batch_size=40)
+        data = PoissonInteractionBatches(train, 40, 2, seed=0)
+    max_grad_norm = 0.05
+    private = PrivateTraining(DPSettings(noise_multiplier=1.0, max_grad_norm=max_grad_norm), model, kind,
+                              data.n_samples, model.batch_size, max_epochs=1, seed=0)
+    optimizer = private.make_private(torch.optim.SGD(model.parameters(), lr=0.1))
+    params = [p for p in model.parameters() if p.requires_grad]
+    batch = data[(0, 0)]
+    expected = per_sample_gradients(model, batch, params)  # [B, P]
+    norms = expected.norm(dim=1)
+    assert (norms > max_grad_norm).all(), "the bound must bind for the test to mean anything"
+    clipped_sum = (expected * (max_grad_norm / (norms + 1e-6)).clamp(max=1.0)[:, None]).sum(0)
+
+    optimizer.zero_grad()
+    model.loss({**batch, "step": torch.tensor(0)}).backward()
+    opacus_norms = torch.stack([p.grad_sample.reshape(len(batch["users"]), -1).norm(dim=1) for p in params], 1)
+    torch.testing.assert_close(opacus_norms.norm(dim=1), norms, rtol=1e-4, atol=1e-6)
+    optimizer.clip_and_accumulate()  # the DPOptimizer's own step, before the noise
+    summed = torch.cat([p.summed_grad.reshape(-1) for p in params])
+    torch.testing.assert_close(summed, clipped_sum, rtol=1e-4, atol=1e-6)
+    assert summed.norm() <= len(batch["users"]) * max_grad_norm + 1e-5
+
+
+def test_a_noisy_step_is_accounted_at_the_sample_rate():
+    train = random_matrix()
+    model = MultDAE(60, 40, latent_dim=8, batch_size=15)
+    data = PoissonUserBatches(train, 15, seed=0)
+    private = PrivateTraining(DPSettings(noise_multiplier=0.9, delta=1e-4), model, "users", data.n_samples, 15,
+                              max_epochs=1, seed=0)
+    optimizer = private.make_private(torch.optim.SGD(model.parameters(), lr=0.1))
+    for step in range(len(data)):
+        optimizer.zero_grad()
+        model.loss({**data[(0, step)], "step": torch.tensor(step)}).backward()
+        optimizer.step()
+    independent = RDPAccountant()
+    independent.history = [(0.9, 15 / 60, 4)]
+    assert private.steps == 4
+    assert private.epsilon() == pytest.approx(independent.get_epsilon(delta=1e-4), rel=1e-9)
+
+
+# -- what Opacus cannot handle ----------------------------------------------------------------------
+class BatchNormVAE(MultVAE):
+    def __init__(self, n_users, n_items):
+        super().__init__(n_users, n_items, hidden_dims=[8], latent_dim=4)
+        self.norm = nn.BatchNorm1d(8)
+
+
+@pytest.mark.parametrize("model, message", [
+    (lambda: MF(10, 20), "MF holds trainable parameters item_bias itself"),
+    (lambda: BatchNormVAE(10, 20), "BatchNorm"),
+    (lambda: CFGAN(10, 20), "does not support CFGAN: it steps its own optimizers"),
+    (lambda: EASE(10, 20), "EASE is fitted directly on the training matrix"),
+])
+def test_models_opacus_cannot_handle_are_named(model, message):
+    with pytest.raises(RecbenchError, match=message):
+        check_private_model(model())
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"target_epsilon": 0.0}, "privacy.target_epsilon must be a positive number"),
+    ({"target_epsilon": -1.0}, "privacy.target_epsilon must be a positive number"),
+    ({"target_epsilon": 1.0, "delta": 0.0}, "privacy.delta must be in (0, 1)"),
+    ({"target_epsilon": 1.0, "delta": 1.0}, "privacy.delta must be in (0, 1)"),
+    ({"target_epsilon": 1.0, "noise_multiplier": 1.0}, "exactly one of"),
+    ({"target_epsilon": 1.0, "max_grad_norm": 0}, "privacy.max_grad_norm must be a positive number"),
+    ({"target_epsilon": 1.0, "accountant": "gdp"}, "privacy.accountant must be one of rdp, prv"),
+])
+def test_bad_privacy_settings(kwargs, message):
+    with pytest.raises(RecbenchError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        DPSettings(**kwargs)
