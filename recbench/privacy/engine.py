@@ -4,11 +4,12 @@ recbench builds the pieces that Opacus's ``PrivacyEngine.make_private`` would bu
 true sample rate and step count of its own Poisson-sampled batches (``make_private`` derives them
 from a per-sample ``DataLoader``, which recbench's whole-tensor batches are not):
 
-* :class:`opacus.grad_sample.GradSampleHooks` attaches per-sample gradient hooks to the plugin
-  without wrapping it, so its ``loss``/``score`` methods and checkpoint keys stay as they are;
-* each optimizer becomes a :class:`opacus.optimizers.DPOptimizer` (clip every sample's gradient
-  to ``max_grad_norm``, add Gaussian noise of std ``noise_multiplier * max_grad_norm``, divide by
-  the expected batch size);
+* Opacus's :class:`~opacus.grad_sample.GradSampleHooks` attach per-sample gradient hooks to the
+  plugin without wrapping it, so its ``loss``/``score`` methods and checkpoint keys stay as they
+  are; Linear and Embedding gradients stay in product form (:mod:`recbench.privacy.factored`);
+* each optimizer becomes an Opacus :class:`~opacus.optimizers.DPOptimizer` (clip every sample's
+  gradient to ``max_grad_norm``, add Gaussian noise of std ``noise_multiplier * max_grad_norm``,
+  divide by the expected batch size);
 * the accountant is told ``(noise_multiplier, sample_rate)`` at every noisy step.
 """
 
@@ -22,6 +23,7 @@ import pytorch_lightning as pl
 from torch import nn
 
 from recbench.errors import RecbenchError
+from recbench.privacy.factored import factored_hooks_class, factored_optimizer_class
 from recbench.privacy.settings import DPSettings
 
 
@@ -63,25 +65,6 @@ def calibrate_noise(settings: DPSettings, sample_rate: float, steps: int) -> flo
                             "privacy.delta, or train fewer epochs") from None
 
 
-def _dp_optimizer_class():
-    from opacus.optimizers import DPOptimizer
-
-    class NamedDPOptimizer(DPOptimizer):
-        """A DPOptimizer that names the parameters left without per-sample gradients."""
-
-        def pre_step(self, closure=None):
-            missing = [name for name, p in self.named if p.requires_grad and p.grad is not None
-                       and getattr(p, "grad_sample", None) is None]
-            if missing:
-                raise RecbenchError(
-                    f"privacy=dp: no per-sample gradient for {', '.join(missing)}: the model's loss uses "
-                    "these parameters outside a layer's forward call (e.g. layer.weight directly), so Opacus "
-                    "cannot clip them per sample; call the layer (layer(x)) in loss() instead")
-            return super().pre_step(closure)
-
-    return NamedDPOptimizer
-
-
 class PrivateTraining:
     """DP-SGD for one model and one training set: attach, wrap the optimizers, account.
 
@@ -98,7 +81,6 @@ class PrivateTraining:
     def __init__(self, settings: DPSettings, model: nn.Module, unit: str, n_samples: int, batch_size: int,
                  max_epochs: int, seed: int):
         from opacus.accountants import create_accountant
-        from opacus.grad_sample import GradSampleHooks
 
         if n_samples == 0:
             raise RecbenchError("privacy=dp: the training split has no samples to train on")
@@ -108,7 +90,7 @@ class PrivateTraining:
         self.steps_per_epoch = math.ceil(n_samples / batch_size)
         self.noise_multiplier = calibrate_noise(settings, self.sample_rate, max_epochs * self.steps_per_epoch)
         self.accountant = create_accountant(mechanism=settings.accountant)
-        self.hooks = GradSampleHooks(model, batch_first=True, loss_reduction="mean", strict=True)
+        self.hooks = factored_hooks_class()(model, batch_first=True, loss_reduction="mean", strict=True)
 
     def make_private(self, optimizer):
         """Wrap one optimizer of the plugin's parameters as a noisy, clipping, accounted optimizer."""
@@ -116,7 +98,7 @@ class PrivateTraining:
 
         device = next(p.device for group in optimizer.param_groups for p in group["params"])
         names = {id(p): n for n, p in self.model.named_parameters()}
-        private = _dp_optimizer_class()(
+        private = factored_optimizer_class()(
             optimizer, noise_multiplier=self.noise_multiplier, max_grad_norm=self.settings.max_grad_norm,
             expected_batch_size=self.expected_batch_size, loss_reduction="mean",
             generator=torch.Generator(device=device).manual_seed(self.seed))
