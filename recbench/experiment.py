@@ -21,6 +21,8 @@ from recbench.errors import RecbenchError, require, require_positive
 from recbench.evaluation.evaluator import RankingResult
 from recbench.evaluation.sampled import protocol_record
 from recbench.plugin import is_fit_model
+from recbench.privacy.settings import DPSettings, check_trainer_for_privacy
+from recbench.privacy.validation import check_private_model
 from recbench.results import RESULTS_FILE, SCHEMA_VERSION, git_revision, library_versions, write_json, write_parquet
 from recbench.sweep.pruning import trial_callbacks
 from recbench.tracking import build_logger, close_logger, component_names
@@ -29,18 +31,26 @@ from recbench.training.runner import Outcome, run_fit_model, run_gradient_model
 log = logging.getLogger("recbench")
 
 
-def check_config(cfg: DictConfig) -> None:
-    """Values that no component can check for itself, checked before any work starts."""
+def check_config(cfg: DictConfig) -> DPSettings | None:
+    """Values that no component can check for itself, checked before any work starts.
+
+    Returns the DP settings when ``privacy=dp`` is on (checked with the trainer they run under).
+    """
     require_positive("trainer.max_epochs", cfg.trainer.get("max_epochs"), integer=True)
     require(len(cfg.evaluation.ks) > 0 and all(isinstance(k, int) and k > 0 for k in cfg.evaluation.ks),
             f"evaluation.ks must be a list of positive integers, got {list(cfg.evaluation.ks)}")
     require_positive("evaluation.batch_size", cfg.evaluation.batch_size, integer=True)
     require_positive("evaluation.patience", cfg.evaluation.patience + 1, integer=True)
+    if cfg.get("privacy") is None:
+        return None
+    privacy = build(cfg.privacy, "privacy")
+    check_trainer_for_privacy(cfg.trainer, cfg.evaluation)
+    return privacy
 
 
 def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
     """Run one experiment and write its results; returns the results dictionary."""
-    check_config(cfg)
+    privacy = check_config(cfg)
     output_dir = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
 
@@ -60,9 +70,12 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
     if is_fit_model(model):
+        if privacy is not None:
+            check_private_model(model)  # fitted models are not trained by DP-SGD: one clear error
         outcome = run_fit_model(model, split, cfg.evaluation)
     else:
-        outcome = run_gradient_model(model, split, cfg, logger, output_dir, extra_callbacks or [], build_model)
+        outcome = run_gradient_model(model, split, cfg, logger, output_dir, extra_callbacks or [], build_model,
+                                     privacy=privacy)
 
     results = assemble_results(cfg, data, split, model, outcome, stats, split_file)
     if outcome.is_global_zero:
@@ -94,6 +107,7 @@ def assemble_results(cfg: DictConfig, data: Interactions, split: SplitData, mode
         "versions": library_versions(),
         "git_revision": git_revision(),
         "artifacts": {"per_user_test": "per_user_test.parquet"},
+        **({"privacy": outcome.privacy.to_dict()} if outcome.privacy is not None else {}),
     }
 
 

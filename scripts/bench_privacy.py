@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -44,7 +45,9 @@ def run(model: str, epsilon: float | None, seed: int, epochs: int, out: Path, de
                    f"trainer.max_epochs={epochs}", f"evaluation.patience={epochs}", *privacy,
                    f"hydra.run.dir={folder}"]
         print(" ".join(command[1:]), file=sys.stderr, flush=True)
-        subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        # One thread per run: on a shared CPU, intra-op threads oversubscribe it and timings explode.
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, env=env)
     return json.loads(results.read_text())
 
 

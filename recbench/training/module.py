@@ -25,16 +25,18 @@ class RecommenderModule(pl.LightningModule):
         ks: metric cut-offs.
         keep_top_items: keep each test user's top-K list (for ``recommendations.parquet``).
         sampler: rank among sampled negatives instead of all items (off by default).
+        private: DP-SGD for this model (:class:`recbench.privacy.engine.PrivateTraining`), or None.
     """
 
     def __init__(self, model: torch.nn.Module, n_items: int, ks: list[int], keep_top_items: bool = False,
-                 sampler=None):
+                 sampler=None, private=None):
         super().__init__()
         self.model = model
         self.n_items = n_items
         self.ks = list(ks)
         self.keep_top_items = keep_top_items
         self.sampler = sampler  # sampled evaluation (recbench.evaluation.sampled), None: full ranking
+        self.private = private  # wraps the optimizers as DP optimizers when set
         self.automatic_optimization = not getattr(model, "manual_optimization", False)
         self._accumulator: RankingAccumulator | None = None
         self._loss_not_finite = torch.zeros((), dtype=torch.bool)
@@ -43,11 +45,17 @@ class RecommenderModule(pl.LightningModule):
     def configure_optimizers(self):
         try:
             if hasattr(self.model, "configure_optimizers"):
-                return self.model.configure_optimizers()
-            return self.model.optimizer(self.model.parameters())
+                configured = self.model.configure_optimizers()
+            else:
+                configured = self.model.optimizer(self.model.parameters())
         except ValueError as error:  # torch.optim's checks, e.g. "Invalid learning rate: -0.1"
             raise RecbenchError(f"model.optimizer: {error}. Set model.optimizer.lr and "
                                 "model.optimizer.weight_decay to values >= 0") from None
+        if self.private is None:
+            return configured
+        from recbench.privacy.lightning import make_private
+
+        return make_private(configured, self.private)
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int):
         # Optimizer steps taken so far (the same on every DDP process), for schedules such as
@@ -57,6 +65,10 @@ class RecommenderModule(pl.LightningModule):
             loss = self.model.manual_step(batch, self)
         else:
             loss = self.model.loss(batch)
+        if len(batch["users"]) == 0:
+            # A Poisson-sampled (DP) batch can be empty: its loss is NaN (a mean over nothing), but
+            # its per-sample gradients are empty and the noisy step must still be taken.
+            return loss if self.automatic_optimization else None
         # Checked once per epoch (on_validation_epoch_start): no host sync per step.
         self._loss_not_finite = self._loss_not_finite.to(loss.device) | ~torch.isfinite(loss.detach())
         self.log("train/loss", loss.detach(), prog_bar=True, on_step=False, on_epoch=True,
@@ -115,7 +127,7 @@ class InteractionDataModule(pl.LightningDataModule):
     """
 
     def __init__(self, split: SplitData, batch_kind: str, batch_size: int, eval_batch_size: int,
-                 seed: int, num_negatives: int = 0):
+                 seed: int, num_negatives: int = 0, poisson: bool = False):
         super().__init__()
         if batch_kind not in ("interactions", "users"):
             raise RecbenchError(f"unknown batch_kind {batch_kind!r}: a gradient model must set "
@@ -123,6 +135,7 @@ class InteractionDataModule(pl.LightningDataModule):
         self.split, self.batch_kind = split, batch_kind
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.seed, self.num_negatives = seed, num_negatives
+        self.poisson = poisson  # Poisson-sampled batches, as DP-SGD's accounting requires
         self.train_matrix = split.train
 
     def _shard(self) -> tuple[int, int]:
@@ -130,7 +143,12 @@ class InteractionDataModule(pl.LightningDataModule):
         return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
     def train_dataloader(self) -> DataLoader:
-        if self.batch_kind == "interactions":
+        if self.poisson:
+            from recbench.privacy.lightning import poisson_batches
+
+            dataset = poisson_batches(self.train_matrix, self.batch_kind, self.batch_size, self.num_negatives,
+                                      self.seed)
+        elif self.batch_kind == "interactions":
             dataset = InteractionBatches(self.train_matrix, self.batch_size, self.num_negatives, self.seed)
         else:
             dataset = UserBatches(self.train_matrix, self.batch_size, self.seed)

@@ -16,6 +16,8 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from recbench.data.interactions import SplitData
 from recbench.evaluation.evaluator import RankingResult, evaluate
 from recbench.evaluation.sampled import sampler_from_config
+from recbench.privacy.engine import EpsilonLogger, PrivacyRecord
+from recbench.privacy.settings import DPSettings
 from recbench.training.module import InteractionDataModule, RecommenderModule
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ class Outcome:
     epochs: int | None = None  # epochs trained (gradient models)
     best_epoch: int | None = None  # epoch whose weights were tested (0-based)
     is_global_zero: bool = True  # False on the other processes of a DDP run
+    privacy: PrivacyRecord | None = None  # the budget spent, for DP runs
 
 
 def evaluation_device(requested: str) -> torch.device:
@@ -68,11 +71,12 @@ def _trainer(trainer_cfg: DictConfig, output_dir: Path, logger, callbacks: list,
 
 
 def run_gradient_model(model, split: SplitData, cfg: DictConfig, logger, output_dir: Path,
-                       extra_callbacks: list, build_model) -> Outcome:
+                       extra_callbacks: list, build_model, privacy: DPSettings | None = None) -> Outcome:
     """Train with early stopping on the validation metric, restore the best epoch, test.
 
     With ``evaluation.refit`` a fresh model (from ``build_model()``) is then trained on train +
-    validation for the chosen number of epochs and tested instead.
+    validation for the chosen number of epochs and tested instead. With ``privacy`` the model is
+    trained by DP-SGD on Poisson-sampled batches (refit is then rejected up front).
     """
     evaluation = cfg.evaluation
     monitor = f"valid/{evaluation.monitor}"
@@ -80,10 +84,16 @@ def run_gradient_model(model, split: SplitData, cfg: DictConfig, logger, output_
                                  mode="max", save_top_k=1, save_weights_only=True)
     callbacks = [EarlyStopping(monitor=monitor, mode="max", patience=evaluation.patience),
                  checkpoint, *extra_callbacks]
+    private = None
+    if privacy is not None:
+        from recbench.privacy.lightning import private_training
+
+        private = private_training(privacy, model, split.train, cfg.trainer.max_epochs, cfg.seed)
+        callbacks.append(EpsilonLogger(private))
     module = RecommenderModule(model, split.n_items, evaluation.ks, evaluation.save_recommendations,
-                                   sampler_from_config(evaluation))
+                                   sampler_from_config(evaluation), private=private)
     data = InteractionDataModule(split, model.batch_kind, model.batch_size, evaluation.batch_size,
-                                 cfg.seed, getattr(model, "num_negatives", 0))
+                                 cfg.seed, getattr(model, "num_negatives", 0), poisson=private is not None)
     strategy = {}
     if getattr(model, "manual_optimization", False) and cfg.trainer.get("strategy") == "ddp":
         # Each optimiser owns part of the parameters and each backward pass serves one of them,
@@ -119,4 +129,5 @@ def run_gradient_model(model, split: SplitData, cfg: DictConfig, logger, output_
     start = time.perf_counter()
     trainer.test(module, datamodule=data, ckpt_path=ckpt_path, verbose=False)
     return Outcome(valid, module.last_result["test"], train_seconds, time.perf_counter() - start,
-                   epochs=epochs, best_epoch=best_epoch, is_global_zero=trainer.is_global_zero)
+                   epochs=epochs, best_epoch=best_epoch, is_global_zero=trainer.is_global_zero,
+                   privacy=private.record() if private is not None else None)
