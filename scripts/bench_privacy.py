@@ -24,7 +24,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMON = ["dataset=ml-100k", "split=random", "logger=none", "trainer.enable_progress_bar=false",
-          "evaluation.refit=false", "evaluation.monitor=ndcg@10", "evaluation.ks=[10]"]
+          "evaluation.refit=false", "evaluation.monitor=valid/ndcg@10", "evaluation.ks=[10]"]
 # The same hyperparameters with and without DP, so that only the privacy mechanism differs.
 MODELS = {
     "multvae": ["model=multvae", "model.hidden_dims=[]", "model.batch_size=100", "model.total_anneal_steps=200"],

@@ -15,6 +15,7 @@ from opacus.accountants import RDPAccountant  # noqa: E402
 from recbench.data.loading import load_dataset  # noqa: E402
 from recbench.data.split_cache import cached_split  # noqa: E402
 from recbench.experiment import train  # noqa: E402
+from recbench.record import RunRecord  # noqa: E402
 from tests.helpers import compose_config  # noqa: E402
 from tests.test_bad_input import assert_fails_cleanly  # noqa: E402
 
@@ -45,8 +46,9 @@ def test_recorded_epsilon_is_the_accountants_for_the_true_rate_and_steps(tmp_pat
     # All epochs ran, so the calibrated noise spent the target (to the search tolerance), not more.
     assert expected <= 3.0 and expected == pytest.approx(3.0, abs=0.05)
     # privacy/epsilon is logged once per epoch, growing to the recorded value.
-    logged = pd.read_csv(next(tmp_path.glob("csv/*/metrics.csv")))["privacy/epsilon"].dropna().tolist()
-    assert len(logged) == 2 and 0 < logged[0] < logged[1] == pytest.approx(privacy["epsilon"], rel=1e-6)
+    logged = pd.read_csv(next(tmp_path.glob("csv/*/metrics.csv")))
+    per_epoch = logged.dropna(subset=["privacy/epsilon", "epoch"])["privacy/epsilon"].tolist()
+    assert len(per_epoch) == 2 and 0 < per_epoch[0] < per_epoch[1] == pytest.approx(privacy["epsilon"], rel=1e-6)
 
 
 def test_interaction_level_run_is_reproducible(tmp_path):
@@ -54,9 +56,12 @@ def test_interaction_level_run_is_reproducible(tmp_path):
                  "seed=5"]
     first = train(compose_config(overrides, tmp_path / "a"))
     second = train(compose_config(overrides, tmp_path / "b"))
-    assert first["metrics"] == second["metrics"]
-    assert first["privacy"]["unit"] == "interaction" and first["privacy"]["noise_multiplier"] == 1.0
-    assert first["privacy"]["target_epsilon"] is None and first["privacy"]["epsilon"] > 0
+    assert first.metrics == second.metrics
+    assert first.privacy == second.privacy
+    assert first.privacy.unit == "interaction" and first.privacy.noise_multiplier == 1.0
+    assert first.privacy.target_epsilon is None and first.privacy.epsilon > 0
+    # The typed section survives results.json.
+    assert RunRecord.load(tmp_path / "a").privacy == first.privacy
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -16,7 +16,6 @@ from a per-sample ``DataLoader``, which recbench's whole-tensor batches are not)
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 from importlib import metadata
 
 import pytorch_lightning as pl
@@ -25,29 +24,7 @@ from torch import nn
 from recbench.errors import RecbenchError
 from recbench.privacy.factored import factored_hooks_class, factored_optimizer_class
 from recbench.privacy.settings import DPSettings
-
-
-@dataclass(frozen=True)
-class PrivacyRecord:
-    """What a DP run spent and how: the ``privacy`` section of results.json."""
-
-    epsilon: float  # spent over the steps actually taken
-    delta: float
-    unit: str  # "user" or "interaction": what one neighbouring dataset adds or removes
-    accountant: str
-    noise_multiplier: float
-    max_grad_norm: float
-    sample_rate: float
-    steps: int
-    target_epsilon: float | None
-    opacus_version: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, payload: dict) -> PrivacyRecord:
-        return cls(**{key: payload.get(key) for key in cls.__dataclass_fields__})
+from recbench.record import Privacy
 
 
 def calibrate_noise(settings: DPSettings, sample_rate: float, steps: int) -> float:
@@ -117,8 +94,9 @@ class PrivateTraining:
             return 0.0
         return float(self.accountant.get_epsilon(delta=self.settings.delta))
 
-    def record(self) -> PrivacyRecord:
-        return PrivacyRecord(
+    def record(self) -> Privacy:
+        """The run record's ``privacy`` section."""
+        return Privacy(
             epsilon=self.epsilon(), delta=self.settings.delta, unit=self.unit, accountant=self.settings.accountant,
             noise_multiplier=self.noise_multiplier, max_grad_norm=self.settings.max_grad_norm,
             sample_rate=self.sample_rate, steps=self.steps, target_epsilon=self.settings.target_epsilon,
