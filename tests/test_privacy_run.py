@@ -15,6 +15,8 @@ from opacus.accountants import RDPAccountant  # noqa: E402
 from recbench.data.loading import load_dataset  # noqa: E402
 from recbench.data.split_cache import cached_split  # noqa: E402
 from recbench.experiment import train  # noqa: E402
+from recbench.leaderboard import build_leaderboard, collect_runs  # noqa: E402
+from recbench.leaderboard.formats import to_csv, to_markdown  # noqa: E402
 from recbench.record import RunRecord  # noqa: E402
 from tests.helpers import compose_config  # noqa: E402
 from tests.test_bad_input import assert_fails_cleanly  # noqa: E402
@@ -51,17 +53,26 @@ def test_recorded_epsilon_is_the_accountants_for_the_true_rate_and_steps(tmp_pat
     assert len(per_epoch) == 2 and 0 < per_epoch[0] < per_epoch[1] == pytest.approx(privacy["epsilon"], rel=1e-6)
 
 
-def test_interaction_level_run_is_reproducible(tmp_path):
+def test_interaction_level_run_is_reproducible_and_its_epsilon_on_the_leaderboard(tmp_path):
     overrides = [*DP, "model=mf", "model.item_bias=false", "privacy.target_epsilon=null", "privacy.noise_multiplier=1.0",
                  "seed=5"]
     first = train(compose_config(overrides, tmp_path / "a"))
     second = train(compose_config(overrides, tmp_path / "b"))
+    train(compose_config(["model=pop"], tmp_path / "c"))
     assert first.metrics == second.metrics
     assert first.privacy == second.privacy
     assert first.privacy.unit == "interaction" and first.privacy.noise_multiplier == 1.0
     assert first.privacy.target_epsilon is None and first.privacy.epsilon > 0
     # The typed section survives results.json.
     assert RunRecord.load(tmp_path / "a").privacy == first.privacy
+    board = build_leaderboard(collect_runs([tmp_path]), test=None)
+    by_model = board.table.set_index("model")
+    assert by_model.loc["mf", "epsilon"] == pytest.approx(first.privacy.epsilon)
+    assert math.isnan(by_model.loc["pop", "epsilon"])
+    markdown = to_markdown(board)
+    assert "| epsilon |" in markdown.splitlines()[0] + " |"
+    assert f"{first.privacy.epsilon:.2f} (interaction)" in markdown
+    assert "epsilon" in to_csv(board).splitlines()[0]
 
 
 @pytest.mark.parametrize("overrides, message", [

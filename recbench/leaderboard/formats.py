@@ -28,6 +28,12 @@ def _params(value) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{int(value):,}"
 
 
+def _epsilon(row: pd.Series) -> str:
+    """``4.00 (user)`` for a DP-trained group, ``–`` for the others."""
+    value = row["epsilon"]
+    return "–" if math.isnan(value) else f"{value:.2f} ({row['privacy_unit']})"
+
+
 def _p(row: pd.Series) -> str:
     value = row.get("p_holm", math.nan)
     return "" if value is None or math.isnan(value) else f"{value:.2g}"
@@ -49,6 +55,7 @@ def rows(board: Leaderboard, bold=lambda text: f"**{text}**") -> tuple[list[str]
     """Header and formatted cells shared by the text formats."""
     has_test = board.test is not None
     header = ["#", "model", "dataset", "split", "seeds", *board.columns, "train s", "eval s", "params"]
+    header += ["epsilon"] if board.has_privacy else []
     header += ["p (Holm)"] if has_test else []
     best = _best_in_block(board)
     body = []
@@ -59,6 +66,7 @@ def rows(board: Leaderboard, bold=lambda text: f"**{text}**") -> tuple[list[str]
             text = _cell(row[metric], row[metric + STD])
             cells.append(bold(text) if (key, metric) in best else text)
         cells += [_seconds(row["train_seconds"]), _seconds(row["eval_seconds"]), _params(row["n_params"])]
+        cells += [_epsilon(row)] if board.has_privacy else []
         cells += [_p(row)] if has_test else []
         body.append(cells)
     return header, body
@@ -83,6 +91,7 @@ def to_csv(board: Leaderboard) -> str:
     for metric in board.columns:
         columns += [metric, metric + STD]
     columns += ["train_seconds", "eval_seconds", "n_params"]
+    columns += ["epsilon", "privacy_unit"] if board.has_privacy else []
     columns += [c for c in ("p_value", "p_holm", "n_users", "significant") if board.test and c in table]
     out = table[columns].copy()
     out["seeds"] = [" ".join(map(str, seeds)) for seeds in out["seeds"]]

@@ -27,8 +27,9 @@ class Leaderboard:
     ``table`` has one row per group (index: the group key), ranked within each block
     (dataset + split), with columns ``label, dataset, split, model, rank, n_seeds, seeds``,
     each metric's mean ``<metric>`` and sample standard deviation ``<metric>:std`` (ddof=1, NaN
-    for one seed), ``train_seconds, eval_seconds`` (means), ``n_params`` and, when a significance
-    test ran, ``p_value, p_holm, n_users, significant, same_seeds``.
+    for one seed), ``train_seconds, eval_seconds`` (means), ``n_params``, ``epsilon`` and
+    ``privacy_unit`` (the mean budget spent by DP-trained groups; NaN and None for the others)
+    and, when a significance test ran, ``p_value, p_holm, n_users, significant, same_seeds``.
     """
 
     table: pd.DataFrame
@@ -39,6 +40,11 @@ class Leaderboard:
     test: str | None              # "ttest", "wilcoxon", or None when no test ran
     alpha: float
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def has_privacy(self) -> bool:
+        """Whether any group was trained with differential privacy (then epsilon is shown)."""
+        return bool(self.table["epsilon"].notna().any())
 
     @property
     def significance_note(self) -> str:
@@ -145,6 +151,10 @@ def _summarise(key: str, runs: list[Run], label: str, metrics: list[str], warnin
         row[cost] = np.nanmean(values) if not np.all(np.isnan(values)) else math.nan
     params = [run.n_params for run in runs if run.n_params is not None]
     row["n_params"] = max(params) if params else math.nan
+    # A group shares its config, so its runs are all DP-trained (with one unit) or none is.
+    privacy = [run.record.privacy for run in runs if run.record.privacy is not None]
+    row["epsilon"] = float(np.mean([p.epsilon for p in privacy])) if privacy else math.nan
+    row["privacy_unit"] = privacy[0].unit if privacy else None
     return row
 
 
