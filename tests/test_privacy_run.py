@@ -86,6 +86,7 @@ def test_interaction_level_run_is_reproducible_and_its_epsilon_on_the_leaderboar
     (["+trainer.precision=16-mixed"], "trainer.precision=16-mixed"),
     (["+trainer.accumulate_grad_batches=4"], "trainer.accumulate_grad_batches=4"),
     (["evaluation.refit=true"], "evaluation.refit=true"),
+    (["+trainer.overfit_batches=2"], "trainer.overfit_batches=2"),
 ])
 def test_bad_privacy_input_fails_before_the_data_is_read(tmp_path, capsys, monkeypatch, overrides, message):
     # The data folder does not exist: a check that ran after reading data would report that instead.

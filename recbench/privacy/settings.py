@@ -68,7 +68,8 @@ def check_trainer_for_privacy(trainer: DictConfig, evaluation: DictConfig) -> No
     count: several processes (each would need its own share of the noise and of the sampling),
     reduced precision (Opacus clips float32 per-sample gradients), gradient accumulation (several
     Poisson batches per noisy step), Lightning's own gradient clipping (clipping is per sample
-    here), and the refit on train + valid (a second training whose cost is not accounted).
+    here), Lightning's ``overfit_batches`` (the same batches replayed, not Poisson sampling), and
+    the refit on train + valid (a second training whose cost is not accounted).
     """
     problems = []
     strategy = str(trainer.get("strategy") or "auto")
@@ -86,6 +87,9 @@ def check_trainer_for_privacy(trainer: DictConfig, evaluation: DictConfig) -> No
     if trainer.get("gradient_clip_val"):
         problems.append(f"trainer.gradient_clip_val={trainer.gradient_clip_val} (remove it: DP clips each "
                         "sample's gradient to privacy.max_grad_norm)")
+    if trainer.get("overfit_batches"):
+        problems.append(f"trainer.overfit_batches={trainer.overfit_batches} (it replays the same batches every "
+                        "epoch, which is not Poisson sampling: remove it)")
     if evaluation.get("refit"):
         problems.append("evaluation.refit=true (the refit is a second training on train + valid whose "
                         "privacy cost is not accounted: set evaluation.refit=false)")
