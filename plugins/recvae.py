@@ -66,6 +66,7 @@ class RecVAE(nn.Module):
 
     batch_kind = "users"
     manual_optimization = True
+    one_step_per_batch = True  # one optimizer step per training batch: DP-SGD can account it
     prior_weights = (3 / 20, 3 / 4, 1 / 10)
 
     def __init__(self, n_users: int, n_items: int, hidden_dim: int = 600, latent_dim: int = 200,

@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("opacus")
 from opacus.accountants import RDPAccountant  # noqa: E402
 
+from plugins.recvae import RecVAE  # noqa: E402
 from recbench.data.loading import load_dataset  # noqa: E402
 from recbench.data.split_cache import cached_split  # noqa: E402
 from recbench.experiment import train  # noqa: E402
@@ -73,6 +74,29 @@ def test_interaction_level_run_is_reproducible_and_its_epsilon_on_the_leaderboar
     assert "| epsilon |" in markdown.splitlines()[0] + " |"
     assert f"{first.privacy.epsilon:.2f} (interaction)" in markdown
     assert "epsilon" in to_csv(board).splitlines()[0]
+
+
+class TwoStepRecVAE(RecVAE):
+    """Promises one optimizer step per batch and takes two."""
+
+    def manual_step(self, batch, module):
+        super().manual_step(batch, module)
+        return super().manual_step(batch, module)
+
+
+def test_a_manual_model_with_one_step_per_batch_is_accounted_per_batch(tmp_path):
+    overrides = [*DP, "model=recvae", "model.hidden_dim=16", "model.latent_dim=4", "model.batch_size=40"]
+    cfg = compose_config(overrides, tmp_path)
+    record = train(cfg)
+    n = training_users(cfg)
+    assert record.privacy.unit == "user" and record.privacy.steps == 2 * math.ceil(n / 40)
+    assert record.privacy.epsilon == pytest.approx(8.0, abs=0.05)
+
+
+def test_a_broken_one_step_promise_stops_the_run(tmp_path, capsys):
+    assert_fails_cleanly(tmp_path, capsys, [*DP, f"model._target_={__name__}.TwoStepRecVAE", "model=recvae",
+                                            "model.hidden_dim=16", "model.latent_dim=4"],
+                         "TwoStepRecVAE took 2 optimizer steps on one training batch")
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -108,10 +108,26 @@ class PrivateTraining:
 
 
 class EpsilonLogger(pl.Callback):
-    """Logs ``privacy/epsilon``, the budget spent so far, at the end of every training epoch."""
+    """Logs ``privacy/epsilon``, the budget spent so far, at the end of every training epoch.
+
+    It also holds every training batch to one noisy step, as the accounting assumes (a model that
+    promised ``one_step_per_batch`` and broke it ends the run before anything is saved).
+    """
 
     def __init__(self, private: PrivateTraining):
         self.private = private
+        self._steps_before = 0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self._steps_before = self.private.steps
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        taken = self.private.steps - self._steps_before
+        if taken > 1:
+            raise RecbenchError(
+                f"privacy=dp: {type(self.private.model).__name__} took {taken} optimizer steps on one training "
+                "batch; DP-SGD's accounting here counts one noisy step per Poisson-sampled batch. Its "
+                "manual_step must step one optimizer per batch (or set one_step_per_batch = False)")
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         pl_module.log("privacy/epsilon", self.private.epsilon(), on_step=False, on_epoch=True)

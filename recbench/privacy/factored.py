@@ -88,12 +88,15 @@ def _concat(first: Factor, second: Factor) -> Factor:
 def factored_hooks_class():
     """:class:`opacus.grad_sample.GradSampleHooks` keeping Linear and Embedding gradients factored."""
     from opacus.grad_sample import GradSampleHooks
-    from opacus.utils.module_utils import trainable_parameters
+    from opacus.utils.module_utils import requires_grad, trainable_parameters
 
     class FactoredGradSampleHooks(GradSampleHooks):
         FACTORED = (nn.Linear, nn.Embedding)
 
         def capture_backprops_hook(self, module, _forward_input, forward_output, loss_reduction, batch_first):
+            if not requires_grad(module):
+                # Frozen for this step (Lightning's toggle_optimizer): no activations were kept.
+                return
             if not self.hooks_enabled or type(module) not in self.FACTORED:
                 return super().capture_backprops_hook(module, _forward_input, forward_output, loss_reduction,
                                                       batch_first)

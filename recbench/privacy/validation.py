@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 from torch import nn
 
 from recbench.errors import RecbenchError
 from recbench.plugin import is_fit_model
+
+
+@runtime_checkable
+class OneStepPerBatch(Protocol):
+    """Optional capability of a manual-optimisation plugin, needed for ``privacy=dp``.
+
+    ``one_step_per_batch = True`` promises that ``manual_step`` takes exactly one optimizer step
+    per training batch (RecVAE alternates its encoder and decoder steps, one per batch). The
+    accountant counts one noisy step per Poisson-sampled batch; several steps on one batch (a
+    GAN's discriminator and generator updates) would be several uses of the same sample that it
+    does not count. recbench also checks the promise at run time.
+    """
+
+    one_step_per_batch: bool
 
 
 def private_model_problems(model: nn.Module) -> list[str]:
@@ -46,12 +62,12 @@ def check_private_model(model: nn.Module) -> None:
         raise RecbenchError(f"privacy=dp trains gradient models only; {name} is fitted directly on the "
                             "training matrix (model.fit), which DP-SGD does not cover: choose a gradient model "
                             "(mf, gmf, mlp, neumf, multvae, multdae) or drop privacy=dp")
-    if getattr(model, "manual_optimization", False):
+    if getattr(model, "manual_optimization", False) and not getattr(model, "one_step_per_batch", False):
         raise RecbenchError(
             f"privacy=dp does not support {name}: it steps its own optimizers (manual optimisation), "
             "possibly several times on one batch, while the accountant counts one noisy step per "
             "Poisson-sampled batch. Choose a model trained by automatic optimisation (mf, gmf, mlp, neumf, "
-            "multvae, multdae) or drop privacy=dp")
+            "multvae, multdae) or one that declares one_step_per_batch = True (recvae), or drop privacy=dp")
     problems = private_model_problems(model)
     if problems:
         raise RecbenchError(f"privacy=dp: Opacus cannot compute per-sample gradients of {name}: "
