@@ -229,3 +229,20 @@ def test_models_opacus_cannot_handle_are_named(model, message):
 def test_bad_privacy_settings(kwargs, message):
     with pytest.raises(RecbenchError, match=message.replace("(", r"\(").replace(")", r"\)")):
         DPSettings(**kwargs)
+
+
+def test_an_empty_poisson_batch_still_takes_a_noisy_accounted_step():
+    """A Poisson batch may be empty: the step adds pure noise (clipped sum 0) and is accounted."""
+    model = MF(10, 20, embedding_dim=4, item_bias=False, embedding_reg=0.1)
+    private = PrivateTraining(DPSettings(noise_multiplier=1.0), model, "interaction", 10, 5, max_epochs=1, seed=0)
+    optimizer = private.make_private(torch.optim.SGD(model.parameters(), lr=1.0))
+    before = [p.detach().clone() for p in model.parameters()]
+    empty = torch.zeros(0, dtype=torch.long)
+    optimizer.zero_grad()
+    model.loss({"users": empty, "items": empty, "negatives": empty.view(0, 1), "step": torch.tensor(0)}).backward()
+    optimizer.step()
+    assert private.steps == 1
+    for p, old in zip(model.parameters(), before):
+        assert torch.count_nonzero(p.summed_grad) == 0
+        # SGD with lr 1: the update is the noise / expected batch size, std 1 * max_grad_norm / 5.
+        assert torch.isfinite(p).all() and (p - old).std().item() == pytest.approx(0.2, rel=0.3)

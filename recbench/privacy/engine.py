@@ -19,6 +19,7 @@ import math
 from importlib import metadata
 
 import pytorch_lightning as pl
+import torch
 from torch import nn
 
 from recbench.errors import RecbenchError
@@ -67,18 +68,21 @@ class PrivateTraining:
         self.steps_per_epoch = math.ceil(n_samples / batch_size)
         self.noise_multiplier = calibrate_noise(settings, self.sample_rate, max_epochs * self.steps_per_epoch)
         self.accountant = create_accountant(mechanism=settings.accountant)
+        self._optimizers = 0  # optimizers wrapped so far (each gets its own noise stream)
         self.hooks = factored_hooks_class()(model, batch_first=True, loss_reduction="mean", strict=True)
 
     def make_private(self, optimizer):
         """Wrap one optimizer of the plugin's parameters as a noisy, clipping, accounted optimizer."""
-        import torch
-
         device = next(p.device for group in optimizer.param_groups for p in group["params"])
+        # Each optimizer (RecVAE has two) draws its own noise: the same stream twice would correlate
+        # the noise of different steps, which the accounting assumes independent.
+        noise_seed = hash(("dp-noise", self.seed, self._optimizers)) & 0x7FFF_FFFF_FFFF_FFFF
+        self._optimizers += 1
         names = {id(p): n for n, p in self.model.named_parameters()}
         private = factored_optimizer_class()(
             optimizer, noise_multiplier=self.noise_multiplier, max_grad_norm=self.settings.max_grad_norm,
             expected_batch_size=self.expected_batch_size, loss_reduction="mean",
-            generator=torch.Generator(device=device).manual_seed(self.seed))
+            generator=torch.Generator(device=device).manual_seed(noise_seed))
         private.named = [(names.get(id(p), "?"), p) for group in optimizer.param_groups for p in group["params"]]
         private.attach_step_hook(self.accountant.get_optimizer_hook_fn(sample_rate=self.sample_rate))
         return private

@@ -20,6 +20,8 @@ The tests check the result against Opacus's materialised per-sample gradients.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -30,8 +32,8 @@ Factor = tuple[str, Tensor | None, Tensor]
 
 
 def _as_3d(x: Tensor) -> Tensor:
-    """``[B, *, k]`` flattened to ``[B, T, k]``."""
-    return x.reshape(x.shape[0], -1, x.shape[-1])
+    """``[B, *, k]`` flattened to ``[B, T, k]`` (sizes spelt out: ``B`` may be 0 in a Poisson batch)."""
+    return x.reshape(x.shape[0], math.prod(x.shape[1:-1]), x.shape[-1])
 
 
 def _factors(module: nn.Module, activations: list[Tensor], backprops: Tensor) -> dict[nn.Parameter, Factor]:
@@ -39,7 +41,8 @@ def _factors(module: nn.Module, activations: list[Tensor], backprops: Tensor) ->
     found: dict[nn.Parameter, Factor] = {}
     if isinstance(module, nn.Embedding):
         if module.weight.requires_grad:
-            indices = activations[0].reshape(activations[0].shape[0], -1)  # [B, T]
+            looked_up = activations[0]
+            indices = looked_up.reshape(looked_up.shape[0], math.prod(looked_up.shape[1:]))  # [B, T]
             found[module.weight] = ("embedding", indices, _as_3d(backprops))  # G [B, T, d]
         return found
     grads = _as_3d(backprops)  # [B, T, out]
