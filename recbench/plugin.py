@@ -23,6 +23,11 @@ hyperparameters with defaults. Every plugin is a :class:`Scorer`; it is trained 
   ``manual_optimization = True`` and provides ``configure_optimizers()`` and
   ``manual_step(batch, module)`` (see Lightning's manual optimisation).
 
+  Differentially private training (``privacy=dp``, docs/privacy.md) needs nothing more from a
+  plugin whose layers Opacus supports and whose ``loss`` is a mean of per-sample terms. A manual-
+  optimisation plugin may declare the optional capability ``one_step_per_batch = True``
+  (:class:`recbench.privacy.validation.OneStepPerBatch`) to be trained privately.
+
 A plugin never ranks, masks or computes metrics: the evaluator does that for every model alike.
 """
 
