@@ -145,7 +145,7 @@ def test_mlp_beats_popularity_on_default_synthetic(tmp_path):
 def test_mlp_beats_popularity_on_ml100k(tmp_path):
     pop = run(tmp_path / "pop", "model=pop", "dataset=ml-100k", tiny=False)
     mlp = run(tmp_path / "mlp", "model=mlp", "dataset=ml-100k", "trainer.max_epochs=30", tiny=False)
-    assert pop["dataset"]["stats"]["n_interactions"] == 100_000
+    assert pop.stats["n_interactions"] == 100_000
     assert mlp.metrics["test/ndcg@10"] > pop.metrics["test/ndcg@10"]
 
 
