@@ -246,3 +246,22 @@ def test_an_empty_poisson_batch_still_takes_a_noisy_accounted_step():
         assert torch.count_nonzero(p.summed_grad) == 0
         # SGD with lr 1: the update is the noise / expected batch size, std 1 * max_grad_norm / 5.
         assert torch.isfinite(p).all() and (p - old).std().item() == pytest.approx(0.2, rel=0.3)
+
+
+def test_the_privacy_section_survives_results_json_and_the_wandb_summary():
+    from recbench.record import Privacy, RunRecord
+
+    privacy = Privacy(epsilon=3.9, delta=1e-5, unit="user", accountant="prv", noise_multiplier=1.2,
+                      max_grad_norm=1.0, sample_rate=0.1, steps=200, target_epsilon=4.0, opacus_version="1.6.0")
+    record = RunRecord(model="multvae", dataset="ml-100k", split="random", seed=1,
+                       metrics={"test/ndcg@10": 0.1}, privacy=privacy)
+    assert RunRecord.from_json(record.to_json()).privacy == privacy
+    summary = record.summary()
+    assert summary["privacy/epsilon"] == 3.9 and summary["privacy/unit"] == "user"
+    assert RunRecord.from_summary({}, summary).privacy == privacy
+    # Runs without DP, and files written before the section existed, have none.
+    plain = RunRecord(model="pop", dataset="ml-100k", split="random", seed=1, metrics={"test/ndcg@10": 0.1})
+    assert plain.to_json()["privacy"] is None and RunRecord.from_json(plain.to_json()).privacy is None
+    old = plain.to_json()
+    del old["privacy"]
+    assert RunRecord.from_json(old).privacy is None and "privacy/epsilon" not in plain.summary()
