@@ -11,18 +11,18 @@ import torch
 from torch import nn
 
 pytest.importorskip("opacus")
-from opacus.accountants import PRVAccountant, RDPAccountant  # noqa: E402
+from opacus.accountants import PRVAccountant, RDPAccountant
 
-from plugins.cfgan import CFGAN  # noqa: E402
-from plugins.ease import EASE  # noqa: E402
-from plugins.mf import MF  # noqa: E402
-from plugins.multdae import MultDAE  # noqa: E402
-from plugins.multvae import MultVAE  # noqa: E402
-from recbench.errors import RecbenchError  # noqa: E402
-from recbench.privacy import DPSettings  # noqa: E402
-from recbench.privacy.engine import PrivateTraining, calibrate_noise  # noqa: E402
-from recbench.privacy.sampling import PoissonInteractionBatches, PoissonUserBatches  # noqa: E402
-from recbench.privacy.validation import check_private_model  # noqa: E402
+from plugins.cfgan import CFGAN
+from plugins.ease import EASE
+from plugins.mf import MF
+from plugins.multdae import MultDAE
+from plugins.multvae import MultVAE
+from recbench.errors import RecbenchError
+from recbench.privacy import DPSettings
+from recbench.privacy.engine import PrivateTraining, calibrate_noise
+from recbench.privacy.sampling import PoissonInteractionBatches, PoissonUserBatches
+from recbench.privacy.validation import check_private_model
 
 
 def random_matrix(n_users=60, n_items=40, density=0.2, seed=0, empty_rows=()) -> sp.csr_matrix:

@@ -10,17 +10,17 @@ import pandas as pd
 import pytest
 
 pytest.importorskip("opacus")
-from opacus.accountants import RDPAccountant  # noqa: E402
+from opacus.accountants import RDPAccountant
 
-from plugins.recvae import RecVAE  # noqa: E402
-from recbench.data.loading import load_dataset  # noqa: E402
-from recbench.data.split_cache import cached_split  # noqa: E402
-from recbench.experiment import train  # noqa: E402
-from recbench.leaderboard import build_leaderboard, collect_runs  # noqa: E402
-from recbench.leaderboard.formats import to_csv, to_markdown  # noqa: E402
-from recbench.record import RunRecord  # noqa: E402
-from tests.helpers import compose_config  # noqa: E402
-from tests.test_bad_input import assert_fails_cleanly  # noqa: E402
+from plugins.recvae import RecVAE
+from recbench.data.loading import load_dataset
+from recbench.data.split_cache import cached_split
+from recbench.experiment import train
+from recbench.leaderboard import build_leaderboard, collect_runs
+from recbench.leaderboard.formats import to_csv, to_markdown
+from recbench.record import RunRecord
+from tests.helpers import compose_config
+from tests.test_bad_input import assert_fails_cleanly
 
 DP = ["privacy=dp", "trainer.max_epochs=2", "evaluation.patience=2"]
 
@@ -55,8 +55,8 @@ def test_recorded_epsilon_is_the_accountants_for_the_true_rate_and_steps(tmp_pat
 
 
 def test_interaction_level_run_is_reproducible_and_its_epsilon_on_the_leaderboard(tmp_path):
-    overrides = [*DP, "model=mf", "model.item_bias=false", "privacy.target_epsilon=null", "privacy.noise_multiplier=1.0",
-                 "seed=5"]
+    overrides = [*DP, "model=mf", "model.item_bias=false", "privacy.target_epsilon=null",
+                 "privacy.noise_multiplier=1.0", "seed=5"]
     first = train(compose_config(overrides, tmp_path / "a"))
     second = train(compose_config(overrides, tmp_path / "b"))
     train(compose_config(["model=pop"], tmp_path / "c"))

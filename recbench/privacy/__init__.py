@@ -6,6 +6,10 @@ an optional dependency (``pip install recbench[privacy]``), imported only when D
 See ``docs/privacy.md`` for what the guarantee covers and what it does not.
 """
 
-from recbench.privacy.settings import DPSettings, check_trainer_for_privacy, privacy_unit
+from recbench.privacy.settings import (
+    DPSettings,
+    check_trainer_for_privacy,
+    privacy_unit,
+)
 
 __all__ = ["DPSettings", "check_trainer_for_privacy", "privacy_unit"]

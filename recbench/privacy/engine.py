@@ -83,7 +83,7 @@ class PrivateTraining:
             optimizer, noise_multiplier=self.noise_multiplier, max_grad_norm=self.settings.max_grad_norm,
             expected_batch_size=self.expected_batch_size, loss_reduction="mean",
             generator=torch.Generator(device=device).manual_seed(noise_seed))
-        private.named = [(names.get(id(p), "?"), p) for group in optimizer.param_groups for p in group["params"]]
+        private.named = tuple((names.get(id(p), "?"), p) for group in optimizer.param_groups for p in group["params"])
         private.attach_step_hook(self.accountant.get_optimizer_hook_fn(sample_rate=self.sample_rate))
         return private
 

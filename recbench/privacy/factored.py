@@ -127,7 +127,7 @@ def factored_optimizer_class():
         ``named`` (set by the caller) maps parameters to names for error messages.
         """
 
-        named: list[tuple[str, nn.Parameter]] = []
+        named: tuple[tuple[str, nn.Parameter], ...] = ()
 
         @property
         def accumulated_iterations(self) -> int:
@@ -141,7 +141,7 @@ def factored_optimizer_class():
             if dense is not None:
                 return torch.cat(dense) if isinstance(dense, list) else dense
             if p.grad is not None:
-                name = dict((id(q), n) for n, q in self.named).get(id(p), "a parameter")
+                name = {id(q): n for n, q in self.named}.get(id(p), "a parameter")
                 raise RecbenchError(
                     f"privacy=dp: no per-sample gradient for {name}: the model's loss uses it outside a "
                     "layer's forward call (e.g. layer.weight directly), so it cannot be clipped per sample; "
