@@ -42,7 +42,8 @@ def check_config(cfg: DictConfig) -> None:
 def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
     """Run one experiment and write its results; returns the results dictionary."""
     check_config(cfg)
-    feature_sides = check_feature_config(cfg.model, cfg.split, cfg.dataset)
+    names = component_names(cfg)
+    feature_sides = check_feature_config(cfg.model, cfg.split, cfg.dataset, names["model"], names["split"])
     output_dir = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
 
