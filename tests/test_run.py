@@ -147,3 +147,32 @@ def test_mlp_beats_popularity_on_ml100k(tmp_path):
     mlp = run(tmp_path / "mlp", "model=mlp", "dataset=ml-100k", "trainer.max_epochs=30", tiny=False)
     assert pop["dataset"]["stats"]["n_interactions"] == 100_000
     assert mlp["metrics"]["test/ndcg@10"] > pop["metrics"]["test/ndcg@10"]
+
+
+class LossRecorder(pl.Callback):
+    """The epoch-mean training loss and the optimizer steps of each epoch."""
+
+    def __init__(self):
+        self.losses, self.steps = [], []
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.losses.append(float(trainer.callback_metrics["train/loss"]))
+        self.steps.append(trainer.global_step)
+
+
+def test_debug_fast_runs_one_batch_of_each_stage(tmp_path):
+    recorder = LossRecorder()
+    cfg = compose_config(["debug=fast", "model=mlp"], tmp_path)
+    assert cfg.trainer.fast_dev_run is True and not cfg.logger
+    train(cfg, extra_callbacks=[recorder])
+    assert recorder.steps == [1]   # one optimizer step, then validation and test
+    per_user = pd.read_parquet(tmp_path / "per_user_test.parquet")
+    assert len(per_user) <= cfg.evaluation.batch_size   # one batch of test users
+
+
+def test_debug_overfit_drives_the_loss_down_on_one_batch(tmp_path):
+    recorder = LossRecorder()
+    cfg = compose_config(["debug=overfit", "model=mf", "trainer.max_epochs=8", "evaluation.patience=10"], tmp_path)
+    train(cfg, extra_callbacks=[recorder])
+    assert recorder.steps == list(range(1, 9))   # one batch per epoch
+    assert recorder.losses[-1] < 0.5 * recorder.losses[0]
