@@ -13,7 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from recbench.config import build
-from recbench.data.feature_loading import attach_features, check_feature_config, model_feature_kwargs, plugin_node
+from recbench.data.feature_needs import attach_features, check_feature_config, model_feature_kwargs, plugin_node
 from recbench.data.interactions import Interactions, SplitData
 from recbench.data.loading import load_dataset
 from recbench.data.preprocess import statistics

@@ -7,8 +7,8 @@ import logging
 import os
 
 from recbench.data.catalog import catalog_entry, catalog_names, description
-from recbench.data.feature_loading import SIDES, declared_features, load_features
 from recbench.data.encoders import MiniLMEncoder, TfidfEncoder
+from recbench.data.feature_loading import SIDES, declared_features, load_features
 from recbench.data.loading import dataset_files, dataset_folder, load_dataset
 from recbench.data.preprocess import statistics
 from recbench.data.sources import DEFAULT_CACHE_DIR, locate_dataset
@@ -67,8 +67,8 @@ def info(args) -> int:
 
 def print_features(entry, data, args) -> None:
     """Each feature's kind, dimension and coverage (text encoded with ``--encoder``)."""
-    data, record = load_features(entry, data, dataset_folder(entry, cache_dir=_cache_dir(args)), ENCODERS[args.encoder](),
-                                 _cache_dir(args))
+    folder = dataset_folder(entry, cache_dir=_cache_dir(args))
+    data, record = load_features(entry, data, folder, ENCODERS[args.encoder](), _cache_dir(args))
     print(f"features{f' (text encoded by {record.name}, {record.version})' if record else ''}:")
     print(f"  {'side':<5} {'field':<14} {'kind':<12} {'dimension':>9} {'coverage':>9}")
     for side in SIDES:

@@ -186,7 +186,8 @@ def read_vectors(path: Path, id_column=None, value=None) -> tuple[np.ndarray, np
         if len(set(lengths.tolist())) > 1:
             first = int(np.flatnonzero(lengths != lengths[0])[0])
             raise RecbenchError(f"{path}: vectors have different lengths ({lengths[0]} for id {shown(ids.iloc[0])}, "
-                                f"{lengths[first]} for id {shown(ids.iloc[first])}): every vector needs the same dimension")
+                                f"{lengths[first]} for id {shown(ids.iloc[first])}): every vector needs the "
+                                "same dimension")
         vectors = np.stack([np.asarray(cell, dtype=np.float64) for cell in cells])
     else:
         rest = frame.drop(columns=[ids.name])

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from recbench.config import build
 from recbench.data.cold_start import ColdItems, ColdUsers
-from recbench.data.feature_loading import model_feature_sides, plugin_node
+from recbench.data.feature_needs import model_feature_sides, plugin_node
 from recbench.data.interactions import Interactions, SplitData
 from recbench.data.split import RandomSplit
 from recbench.data.synthetic import generate_synthetic
