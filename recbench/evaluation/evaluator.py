@@ -21,7 +21,7 @@ from recbench.errors import RecbenchError
 from recbench.evaluation.metrics import per_user_metrics
 from recbench.evaluation.ranking import mask_known, top_k
 from recbench.evaluation.sampled import sampler_from_config
-from recbench.evaluation.segments import ALL_ITEMS, restrict, segment_masks, segment_metrics
+from recbench.evaluation.segments import ALL_ITEMS, SEGMENTS, restrict, segment_masks, segment_metrics
 
 
 def dense_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> Tensor:
@@ -102,6 +102,16 @@ class RankingAccumulator:
         self.non_finite: Tensor | None = None
         self.names: list[str] = []
 
+    def metric_names(self) -> list[str]:
+        """The per-user columns :meth:`add` produces: metrics, then segment metrics, then ``all/`` ones."""
+        base = list(per_user_metrics(torch.zeros(1, max(self.ks)), torch.ones(1), self.ks))
+        names = list(base)
+        if self.segments is not None:
+            names += [f"{segment}/{name}" for segment in SEGMENTS[:len(self.segments)] for name in base]
+        if self.candidates is not None:
+            names += [f"{ALL_ITEMS}/{name}" for name in base]
+        return names
+
     def add(self, users: Tensor, scores: Tensor, history: Tensor, target: Tensor) -> None:
         """Rank one batch. Shapes: users ``[B]``, scores/history/target ``[B, n_items]``."""
         if scores.shape != target.shape:
@@ -153,7 +163,9 @@ class RankingAccumulator:
             reduce_sum: sums a tensor over processes.
         """
         device = self.recommended.device if self.recommended is not None else torch.device("cpu")
-        n_metrics = len(self.names) or len(per_user_metrics(torch.zeros(1, 1), torch.ones(1), self.ks))
+        # A process without users (a DDP shard) still needs every column, in the same order.
+        self.names = self.names or self.metric_names()
+        n_metrics = len(self.names)
         users = torch.cat(self.users) if self.users else torch.zeros(0, dtype=torch.long, device=device)
         metrics = torch.cat(self.metrics) if self.metrics else torch.zeros(0, n_metrics, device=device)
         recommended = self.recommended if self.recommended is not None else torch.zeros(
@@ -169,8 +181,6 @@ class RankingAccumulator:
         if bool(non_finite):
             raise RecbenchError("the model produced NaN or infinite scores: lower the learning rate, "
                                 "check the model's hyperparameters, or fix its score()")
-        if not self.names:
-            self.names = list(per_user_metrics(torch.zeros(1, max(self.ks)), torch.ones(1), self.ks))
         order = torch.argsort(users)
         users, metrics = users[order].cpu().numpy(), metrics[order].cpu().numpy()
         coverage = {f"coverage@{k}": float((recommended[row] > 0).float().mean())

@@ -43,3 +43,18 @@ def test_restrict_keeps_only_the_candidates():
     restricted = restrict(scores, torch.tensor([False, True, False, True]))
     assert restricted.tolist() == [[-math.inf, 2.0, -math.inf, 0.0]]
     assert restrict(scores, None) is scores
+
+
+def test_an_accumulator_without_users_has_every_column_in_order():
+    """A DDP process whose shard is empty must gather as many columns as the others."""
+    from recbench.evaluation.evaluator import RankingAccumulator
+
+    n_items = 6
+    segments = torch.from_numpy(np.stack([item_segments(np.array([3, 0, 1, 1, 0, 2]))[s] for s in SEGMENTS]))
+    candidates = torch.tensor([False, True, False, False, True, False])
+    busy = RankingAccumulator([2], n_items, candidates=candidates, segments=segments)
+    busy.add(torch.tensor([0]), torch.rand(1, n_items), torch.zeros(1, n_items),
+             torch.tensor([[0.0, 1, 0, 0, 0, 0]]))
+    idle = RankingAccumulator([2], n_items, candidates=candidates, segments=segments)
+    assert idle.metric_names() == busy.names
+    assert list(idle.gather().per_user) == busy.names
