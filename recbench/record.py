@@ -110,6 +110,8 @@ class RunRecord:
         evaluation: how items were ranked (full ranking or sampled negatives).
         config: the resolved run config.
         versions: Python and library versions; ``git_revision`` the recbench commit.
+        encoder: the text encoder of the run's text features (``name``, ``version``, ``params``),
+            or None when no text feature was encoded.
         artifacts: other files of the run, by role (``per_user_test`` -> file name).
         privacy: the privacy budget spent, for runs trained with differential privacy; else None.
     """
@@ -133,6 +135,7 @@ class RunRecord:
     git_revision: str | None = None
     artifacts: dict[str, str] = field(default_factory=dict)
     privacy: Privacy | None = None
+    encoder: dict | None = None
     schema_version: int = SCHEMA_VERSION
 
     # -- results.json ------------------------------------------------------------------------
@@ -153,6 +156,7 @@ class RunRecord:
             "git_revision": self.git_revision,
             "artifacts": self.artifacts,
             "privacy": asdict(self.privacy) if self.privacy is not None else None,
+            "encoder": self.encoder,
         }
 
     @classmethod
@@ -199,6 +203,7 @@ class RunRecord:
             git_revision=raw.get("git_revision"),
             artifacts={str(k): str(v) for k, v in _section(raw, "artifacts").items()},
             privacy=Privacy.from_json(_section(raw, "privacy")),
+            encoder=raw.get("encoder") if isinstance(raw.get("encoder"), dict) else None,
             schema_version=version if isinstance(version, int) else 0,
         )
 
