@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -24,7 +25,12 @@ def load_plugin_weights(module: nn.Module, path: str | None, name: str) -> None:
     if not file.is_file():
         raise RecbenchError(f"model.{name} {str(file)!r} is not a file: give the best.ckpt written in "
                             f"the checkpoints/ folder of a {name.split('_')[0]} run, or null")
-    state = torch.load(file, map_location="cpu", weights_only=False)
+    try:
+        # weights_only: a checkpoint is data, and a crafted pickle must not run code on load.
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+        raise RecbenchError(f"model.{name} {str(file)!r} is not a checkpoint holding only weights, so it was not "
+                            f"loaded ({str(error).splitlines()[0]}): give the best.ckpt of a recbench run") from None
     state = state.get("state_dict", state)
     weights = {key.removeprefix("model."): value for key, value in state.items()}
     try:

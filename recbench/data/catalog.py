@@ -11,9 +11,23 @@ from recbench.errors import RecbenchError
 CATALOG_DIR = Path(__file__).resolve().parents[2] / "conf" / "dataset"
 
 
+def catalog_files() -> dict[str, Path]:
+    """``{name: file}`` of every catalog entry: recbench's own, then installed plugin packages'.
+
+    A plugin package never replaces a built-in entry (as on Hydra's search path).
+    """
+    from hydra_plugins.recbench_searchpath.searchpath import plugin_conf_dirs
+
+    files: dict[str, Path] = {}
+    for folder in [CATALOG_DIR, *(conf / "dataset" for _, conf in plugin_conf_dirs())]:
+        for path in sorted(folder.glob("*.yaml")):
+            files.setdefault(path.stem, path)
+    return files
+
+
 def catalog_names() -> list[str]:
     """Names of the catalog's datasets (the values ``dataset=`` takes)."""
-    return sorted(path.stem for path in CATALOG_DIR.glob("*.yaml"))
+    return sorted(catalog_files())
 
 
 def catalog_entry(name: str, overrides: list[str] | None = None) -> DictConfig:
@@ -22,8 +36,10 @@ def catalog_entry(name: str, overrides: list[str] | None = None) -> DictConfig:
     Raises:
         RecbenchError: an unknown name (listing the known ones) or a malformed override.
     """
-    path = CATALOG_DIR / f"{name}.yaml"
-    if not path.is_file():
+    # The name is looked up among the entries, never joined into a path: '../../x' must not
+    # load (and later instantiate) an arbitrary YAML file.
+    path = catalog_files().get(name)
+    if path is None:
         raise RecbenchError(f"unknown dataset {name!r}: choose one of {', '.join(catalog_names())}, "
                             "or use 'custom' with dataset.source.file set")
     entry = OmegaConf.load(path)
@@ -38,7 +54,7 @@ def catalog_entry(name: str, overrides: list[str] | None = None) -> DictConfig:
 
 def description(name: str) -> str:
     """The first comment line of the entry's file."""
-    for line in (CATALOG_DIR / f"{name}.yaml").read_text().splitlines():
+    for line in catalog_files()[name].read_text().splitlines():
         if line.startswith("#"):
             return line.lstrip("# ").strip()
     return ""

@@ -94,11 +94,12 @@ def run_gradient_model(model, split: SplitData, cfg: DictConfig, logger, output_
     trainer.fit(module, datamodule=data)
     train_seconds = time.perf_counter() - start
     epochs = trainer.current_epoch
-    best_epoch = (torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=False)["epoch"]
+    best_epoch = (torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["epoch"]
                   if checkpoint.best_model_path else epochs - 1)
 
     # The best epoch's validation metrics, not the last epoch's.
-    trainer.validate(module, datamodule=data, ckpt_path=checkpoint.best_model_path or None, verbose=False)
+    trainer.validate(module, datamodule=data, ckpt_path=checkpoint.best_model_path or None, verbose=False,
+                     weights_only=True)
     valid = module.last_result["valid"]
     ckpt_path = checkpoint.best_model_path or None
     if evaluation.refit:
@@ -117,6 +118,6 @@ def run_gradient_model(model, split: SplitData, cfg: DictConfig, logger, output_
         train_seconds += time.perf_counter() - start
         ckpt_path = None
     start = time.perf_counter()
-    trainer.test(module, datamodule=data, ckpt_path=ckpt_path, verbose=False)
+    trainer.test(module, datamodule=data, ckpt_path=ckpt_path, verbose=False, weights_only=True)
     return Outcome(valid, module.last_result["test"], train_seconds, time.perf_counter() - start,
                    epochs=epochs, best_epoch=best_epoch, is_global_zero=trainer.is_global_zero)

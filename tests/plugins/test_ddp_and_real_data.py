@@ -40,7 +40,7 @@ def test_ddp_test_metrics_equal_a_single_process_evaluation_of_the_checkpoint(mo
     data = load_dataset(cfg.dataset)
     split = build(cfg.split, "split")(data, seed=cfg.seed)
     model = instantiate(cfg.model, n_users=data.n_users, n_items=data.n_items)
-    state = torch.load(tmp_path / "checkpoints/best.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    state = torch.load(tmp_path / "checkpoints/best.ckpt", map_location="cpu", weights_only=True)["state_dict"]
     model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
     model.eval()
     single = evaluate(model, *split.stage("test"), list(cfg.evaluation.ks), 17, torch.device("cpu"))
