@@ -17,7 +17,7 @@ from recbench.data.interactions import Interactions, SplitData
 from recbench.data.loading import load_dataset
 from recbench.data.preprocess import statistics
 from recbench.data.split_cache import cached_split
-from recbench.errors import RecbenchError, require, require_positive
+from recbench.errors import RecbenchError
 from recbench.evaluation.evaluator import RankingResult
 from recbench.evaluation.sampled import protocol_record
 from recbench.plugin import is_fit_model
@@ -25,22 +25,14 @@ from recbench.results import RESULTS_FILE, SCHEMA_VERSION, git_revision, library
 from recbench.sweep.pruning import trial_callbacks
 from recbench.tracking import build_logger, close_logger, component_names
 from recbench.training.runner import Outcome, run_fit_model, run_gradient_model
+from recbench.validation import validate_config
 
 log = logging.getLogger("recbench")
 
 
-def check_config(cfg: DictConfig) -> None:
-    """Values that no component can check for itself, checked before any work starts."""
-    require_positive("trainer.max_epochs", cfg.trainer.get("max_epochs"), integer=True)
-    require(len(cfg.evaluation.ks) > 0 and all(isinstance(k, int) and k > 0 for k in cfg.evaluation.ks),
-            f"evaluation.ks must be a list of positive integers, got {list(cfg.evaluation.ks)}")
-    require_positive("evaluation.batch_size", cfg.evaluation.batch_size, integer=True)
-    require_positive("evaluation.patience", cfg.evaluation.patience + 1, integer=True)
-
-
 def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
     """Run one experiment and write its results; returns the results dictionary."""
-    check_config(cfg)
+    validate_config(cfg)
     output_dir = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
 

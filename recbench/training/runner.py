@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
 from recbench.data.interactions import SplitData
-from recbench.evaluation.evaluator import RankingResult, evaluate
+from recbench.evaluation.evaluator import RankingAccumulator, RankingResult, evaluate
 from recbench.evaluation.sampled import sampler_from_config
 from recbench.training.module import InteractionDataModule, RecommenderModule
 
@@ -80,6 +80,14 @@ def run_gradient_model(model, split: SplitData, cfg: DictConfig, logger, output_
                                  mode="max", save_top_k=1, save_weights_only=True)
     callbacks = [EarlyStopping(monitor=monitor, mode="max", patience=evaluation.patience),
                  checkpoint, *extra_callbacks]
+    if split.valid.nnz == 0:
+        # No validation stage (split=predefined without split.valid): nothing to stop early on
+        # or to pick an epoch by, so train every epoch and test the last one.
+        log.warning("no validation targets: training all trainer.max_epochs epochs without early stopping, "
+                    "testing the last epoch")
+        checkpoint = ModelCheckpoint(dirpath=output_dir / "checkpoints", filename="best",
+                                     save_weights_only=True)
+        callbacks = [checkpoint, *extra_callbacks]
     module = RecommenderModule(model, split.n_items, evaluation.ks, evaluation.save_recommendations,
                                    sampler_from_config(evaluation))
     data = InteractionDataModule(split, model.batch_kind, model.batch_size, evaluation.batch_size,
@@ -100,9 +108,9 @@ def run_gradient_model(model, split: SplitData, cfg: DictConfig, logger, output_
     # The best epoch's validation metrics, not the last epoch's.
     trainer.validate(module, datamodule=data, ckpt_path=checkpoint.best_model_path or None, verbose=False,
                      weights_only=True)
-    valid = module.last_result["valid"]
+    valid = module.last_result.get("valid") or RankingAccumulator(evaluation.ks, split.n_items).gather()
     ckpt_path = checkpoint.best_model_path or None
-    if evaluation.refit:
+    if evaluation.refit and split.valid.nnz > 0:
         log.info("refitting on train + valid for %d epochs", best_epoch + 1)
         merged = split.merged_for_refit()
         model = build_model()
