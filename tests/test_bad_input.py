@@ -161,3 +161,20 @@ def test_unwritable_output_folder_fails_before_any_work(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(cfg)
     assert "cannot be written" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_written_files_follow_the_umask(tmp_path, umask):
+    import stat
+
+    from recbench.results import write_json, write_parquet
+
+    old = os.umask(umask)
+    try:
+        write_json(tmp_path / "results.json", {"a": 1})
+        write_parquet(tmp_path / "per_user_test.parquet", __import__("pandas").DataFrame({"a": [1]}))
+        (tmp_path / "plain.txt").write_text("x")
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert modes == dict.fromkeys(modes, 0o666 & ~umask)

@@ -23,6 +23,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from recbench.errors import RecbenchError
+from recbench.results import umask_mode
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
@@ -103,6 +104,7 @@ def download_file(url: str, dest: Path, sha256: str | None, progress: bool | Non
         elif actual != sha256.lower():
             raise RecbenchError(f"the sha256 of {url} is {actual}, expected {sha256}: the file is not the "
                                 "one the config names (changed upstream, or tampered with). Nothing was kept")
+        os.chmod(tmp, umask_mode())  # mkstemp's 0600 would follow the file into the dataset folder
         os.replace(tmp, dest)
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
         raise RecbenchError(f"could not download {url}: {getattr(error, 'reason', error)}") from None
