@@ -103,6 +103,14 @@ def read_run(file: Path, collection: Collection) -> Run | None:
     if not isinstance(metrics, dict) or not metrics:
         collection.warn(f"{file}: skipped, it has no metrics")
         return None
+    broken = sorted(key for key, value in metrics.items()
+                    if key.startswith("test/") and not math.isfinite(_number(value)))
+    if broken:
+        # A run without a finite test result did not produce one: counting it as a seed while
+        # averaging over the others would report a mean over fewer seeds than the table says.
+        collection.warn(f"{file}: skipped, its test metrics {broken[:3]}{'...' if len(broken) > 3 else ''} are "
+                        "NaN, infinite or missing (a failed run): rerun it or delete its folder")
+        return None
     config = raw.get("config") if isinstance(raw.get("config"), dict) else {}
     if not config:
         collection.warn(f"{file}: no resolved config, so runs are grouped by model, dataset and split only")
