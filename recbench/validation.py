@@ -31,7 +31,7 @@ def validate_config(cfg: DictConfig) -> None:
     """
     check_missing(cfg)
     check_training(cfg)
-    check_evaluation(cfg.evaluation)
+    check_evaluation(cfg.evaluation, cfg.get("optimized_metric"))
     check_dataset(cfg.dataset)
     check_output_dir(Path(cfg.paths.output_dir))
 
@@ -60,19 +60,34 @@ def check_training(cfg: DictConfig) -> None:
                                 "visible: lower trainer.devices")
 
 
-def check_evaluation(evaluation: DictConfig) -> None:
+def check_evaluation(evaluation: DictConfig, optimized=None) -> None:
     """Cut-offs, batch size, patience, and a monitored metric that will exist."""
     ks = list(evaluation.ks)
     require(len(ks) > 0 and all(isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in ks),
             f"evaluation.ks must be a list of positive integers, got {ks}")
     require_positive("evaluation.batch_size", evaluation.batch_size, integer=True)
     require_positive("evaluation.patience", evaluation.patience + 1, integer=True)
-    monitor = str(evaluation.monitor).removeprefix("valid/")
-    name, _, k = monitor.partition("@")
-    valid = [f"{metric}@{cut}" for metric in PER_USER_METRICS for cut in ks]
-    require(name in PER_USER_METRICS and k.isdigit() and int(k) in ks,
-            f"evaluation.monitor={evaluation.monitor!r} is not a metric this run computes: use one of "
-            f"{', '.join(valid[:4])}, ... (a metric of {list(PER_USER_METRICS)} at a cut-off in evaluation.ks)")
+    check_monitor(evaluation.monitor, ks, optimized)
+
+
+def check_monitor(monitor: str, ks: list[int], optimized) -> None:
+    """``evaluation.monitor`` names a validation metric the run computes; a sweep optimises it.
+
+    ``optimized_metric`` is derived from it (``${evaluation.monitor}``); a multi-objective sweep may
+    list further objectives after it, but a single different name would make the checkpoint and the
+    search optimise different things.
+    """
+    stage, _, metric = str(monitor).partition("/")
+    name, _, k = metric.partition("@")
+    require(stage == "valid" and name in (*PER_USER_METRICS, "coverage") and k.isdigit() and int(k) in ks,
+            f"evaluation.monitor={monitor!r} must name a validation metric the run computes, "
+            f"'valid/<metric>@<k>' with k in evaluation.ks={ks} and a metric of "
+            f"{[*PER_USER_METRICS, 'coverage']}, e.g. valid/ndcg@{ks[0]}")
+    names = list(optimized) if OmegaConf.is_list(optimized) or isinstance(optimized, list) else [optimized]
+    require(optimized is None or names[0] == monitor,
+            f"optimized_metric={names if len(names) > 1 else names[0]!r} disagrees with evaluation.monitor="
+            f"{monitor!r}: set evaluation.monitor (the sweep optimises it); to add objectives, list "
+            f"them after it: optimized_metric=[{monitor},timing/train_seconds]")
 
 
 def check_dataset(dataset: DictConfig) -> None:

@@ -23,7 +23,7 @@ from omegaconf import open_dict
 from recbench.config import build
 from recbench.data.loading import load_dataset
 from recbench.data.split_cache import cached_split
-from recbench.evaluation.evaluator import evaluate
+from recbench.evaluation.evaluator import Evaluator
 from recbench.experiment import train
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
@@ -53,7 +53,7 @@ def cpu_evaluation_of_checkpoint(cfg, output_dir: Path) -> dict:
     state = torch.load(output_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)["state_dict"]
     model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
     model.eval()
-    result = evaluate(model, *split.stage("test"), list(cfg.evaluation.ks), 256, torch.device("cpu"))
+    result = Evaluator(list(cfg.evaluation.ks), 256).evaluate(model, *split.stage("test"), "test", torch.device("cpu"))
     return result.summary("test")
 
 

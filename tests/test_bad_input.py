@@ -35,6 +35,10 @@ def assert_fails_cleanly(tmp_path, capsys, overrides, message):
     (["evaluation.ks=[0]"], "evaluation.ks must be a list of positive integers"),
     (["split.ratios=[0.5,0.1,0.1]"], "sum to 1"),
     (["+model.embeding_dim=8"], "does not take"),
+    (["evaluation.monitor=ndcg@10"], "evaluation.monitor='ndcg@10' must name a validation metric"),
+    (["evaluation.monitor=valid/ndcg@50"], "with k in evaluation.ks=[10, 20]"),
+    (["optimized_metric=valid/recall@10"], "disagrees with evaluation.monitor='valid/ndcg@10'"),
+    (["optimized_metric=[timing/train_seconds,valid/ndcg@10]"], "to add objectives, list them after it"),
 ])
 def test_impossible_values(tmp_path, capsys, overrides, message):
     assert_fails_cleanly(tmp_path, capsys, overrides, message)
@@ -125,7 +129,7 @@ def test_cut_off_beyond_the_number_of_items_runs(tmp_path, model):
                                                          "split.ratios=[0.6,0.2,0.2]"], tmp_path, tiny=False)
     from recbench.experiment import train
     results = train(cfg)
-    assert results["metrics"]["test/recall@50"] == 1.0  # every target is somewhere in the full list
+    assert results.metrics["test/recall@50"] == 1.0  # every target is somewhere in the full list
 
 
 def test_missing_mandatory_values_are_one_message(tmp_path, capsys):
@@ -145,8 +149,8 @@ def test_gpu_trainer_without_gpu_fails_before_reading_data_or_logging(tmp_path, 
 
 
 @pytest.mark.parametrize("overrides, message", [
-    (["evaluation.monitor=ndcg@5"], "evaluation.monitor='ndcg@5' is not a metric this run computes"),
-    (["evaluation.monitor=ndgc@10"], "evaluation.monitor='ndgc@10' is not a metric"),
+    (["evaluation.monitor=valid/ndcg@5"], "evaluation.monitor='valid/ndcg@5' must name a validation metric"),
+    (["evaluation.monitor=valid/ndgc@10"], "evaluation.monitor='valid/ndgc@10' must name a validation metric"),
     (["dataset=custom", "dataset.source.file=r.csv", "dataset.url=file:///etc/passwd"],
      "only https (or http with dataset.sha256)"),
 ])

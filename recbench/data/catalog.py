@@ -8,7 +8,18 @@ from omegaconf import DictConfig, OmegaConf
 
 from recbench.errors import RecbenchError
 
+# The catalog is the checkout's conf/dataset folder, the same files Hydra composes runs from; it is
+# not inside the Python package, so recbench works from a checkout installed with pip install -e.
 CATALOG_DIR = Path(__file__).resolve().parents[2] / "conf" / "dataset"
+
+
+def catalog_dir() -> Path:
+    """The catalog folder, or a clear error when recbench runs outside its checkout."""
+    if not CATALOG_DIR.is_dir():
+        raise RecbenchError(f"the dataset catalog ({CATALOG_DIR}) is missing: recbench reads it from the conf/ "
+                            "folder of its checkout. Install recbench from a checkout with "
+                            "'pip install -e .' and run it there")
+    return CATALOG_DIR
 
 
 def catalog_files() -> dict[str, Path]:
@@ -19,7 +30,7 @@ def catalog_files() -> dict[str, Path]:
     from hydra_plugins.recbench_searchpath.searchpath import plugin_conf_dirs
 
     files: dict[str, Path] = {}
-    for folder in [CATALOG_DIR, *(conf / "dataset" for _, conf in plugin_conf_dirs())]:
+    for folder in [catalog_dir(), *(conf / "dataset" for _, conf in plugin_conf_dirs())]:
         for path in sorted(folder.glob("*.yaml")):
             files.setdefault(path.stem, path)
     return files

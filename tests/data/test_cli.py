@@ -53,3 +53,12 @@ def test_info_takes_names_from_the_catalog_only(capsys, tmp_path):
     assert main(["datasets", "info", relative]) == 1
     assert "unknown dataset" in capsys.readouterr().err
     assert not marker.exists()
+
+
+def test_outside_a_checkout_the_catalog_error_says_how_to_install(capsys, monkeypatch, tmp_path):
+    import recbench.data.catalog as catalog
+
+    monkeypatch.setattr(catalog, "CATALOG_DIR", tmp_path / "site-packages" / "conf" / "dataset")
+    assert main(["datasets", "list"]) == 1
+    err = capsys.readouterr().err
+    assert "dataset catalog" in err and "pip install -e ." in err and "Traceback" not in err

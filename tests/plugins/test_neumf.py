@@ -26,7 +26,7 @@ def test_neumf_from_checkpoints_starts_as_the_alpha_mix_of_the_two_models(tmp_pa
     mlp_run = train(compose_config(["model=mlp", "trainer.max_epochs=1"], tmp_path / "mlp"))
     gmf_ckpt, mlp_ckpt = tmp_path / "gmf/checkpoints/best.ckpt", tmp_path / "mlp/checkpoints/best.ckpt"
     assert gmf_ckpt.is_file() and mlp_ckpt.is_file()
-    n_users, n_items = (gmf_run["dataset"]["stats"][k] for k in ("n_users", "n_items"))
+    n_users, n_items = (gmf_run.stats[k] for k in ("n_users", "n_items"))
     cfg = compose_config(["model=neumf", f"model.gmf_checkpoint={gmf_ckpt}",
                           f"model.mlp_checkpoint={mlp_ckpt}", "model.alpha=0.3"], tmp_path / "neumf")
     neumf = instantiate(cfg.model, n_users=n_users, n_items=n_items).eval()
@@ -39,7 +39,7 @@ def test_neumf_from_checkpoints_starts_as_the_alpha_mix_of_the_two_models(tmp_pa
     users, history = torch.arange(6), torch.zeros(6, n_items)
     expected = 0.3 * gmf.score(users, history) + 0.7 * mlp.score(users, history)
     torch.testing.assert_close(neumf.score(users, history), expected)
-    assert mlp_run["metrics"]["valid/ndcg@10"] > 0
+    assert mlp_run.metrics["valid/ndcg@10"] > 0
 
 
 def test_neumf_trains_from_checkpoints_end_to_end(tmp_path):
@@ -48,7 +48,7 @@ def test_neumf_trains_from_checkpoints_end_to_end(tmp_path):
     run = train(compose_config(["model=neumf", f"model.gmf_checkpoint={tmp_path / 'gmf/checkpoints/best.ckpt'}",
                                 f"model.mlp_checkpoint={tmp_path / 'mlp/checkpoints/best.ckpt'}",
                                 "trainer.max_epochs=1"], tmp_path / "neumf"))
-    assert run["metrics"]["test/ndcg@10"] > 0
+    assert run.metrics["test/ndcg@10"] > 0
 
 
 def test_missing_or_mismatched_checkpoint_is_a_readable_error(tmp_path):
@@ -74,6 +74,6 @@ def test_crafted_checkpoint_is_refused_without_running_code(tmp_path):
     marker = tmp_path / "code_ran"
     path = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {}, "payload": _RunsCode(marker)}, path)
-    with pytest.raises(RecbenchError, match="model.gmf_checkpoint .* not a checkpoint holding only weights"):
+    with pytest.raises(RecbenchError, match="model.gmf_checkpoint .* is not a recbench checkpoint that loads safely"):
         NeuMF(4, 5, gmf_checkpoint=str(path))
     assert not marker.exists()
