@@ -26,6 +26,8 @@ from recbench.results import git_revision, library_versions, write_parquet
 from recbench.sweep.pruning import trial_callbacks
 from recbench.tracking import build_logger, close_logger, component_names
 from recbench.training.runner import GradientTraining, Outcome, fit_device, run_fit_model, run_gradient_model
+from recbench.rundir import prepare_run_dir
+from recbench.threads import set_threads
 from recbench.validation import validate_config
 
 log = logging.getLogger("recbench")
@@ -34,7 +36,9 @@ log = logging.getLogger("recbench")
 def train(cfg: DictConfig, extra_callbacks: list | None = None) -> RunRecord:
     """Run one experiment and write its results; returns its record."""
     validate_config(cfg)
+    set_threads(cfg.get("threads"))
     output_dir = Path(cfg.paths.output_dir)
+    resume_from = prepare_run_dir(output_dir, bool(cfg.get("resume", False)))
     evaluator = Evaluator.from_config(cfg.evaluation)
     pl.seed_everything(cfg.seed, workers=True)
 
@@ -58,7 +62,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> RunRecord:
     else:
         training = GradientTraining(cfg.trainer, cfg.evaluation.monitor, cfg.evaluation.patience,
                                     cfg.evaluation.refit, cfg.seed, output_dir, logger,
-                                    tuple(extra_callbacks or ()))
+                                    tuple(extra_callbacks or ()), resume_from)
         outcome = run_gradient_model(model, split, evaluator, training, build_model)
 
     record = make_record(cfg, data, split, model, outcome, stats, split_file)

@@ -47,6 +47,8 @@ def check_missing(cfg: DictConfig) -> None:
 def check_training(cfg: DictConfig) -> None:
     """Trainer settings: epochs, and an accelerator this machine has."""
     require_positive("trainer.max_epochs", cfg.trainer.get("max_epochs"), integer=True)
+    if cfg.get("threads") is not None:
+        require_positive("threads", cfg.threads, integer=True)
     accelerator = str(cfg.trainer.get("accelerator", "cpu")).lower()
     if accelerator in GPU_ACCELERATORS:
         import torch

@@ -73,6 +73,7 @@ class GradientTraining:
         output_dir: the run folder (checkpoints go to ``checkpoints/``).
         logger: a Lightning logger, or None.
         callbacks: further callbacks (sweep pruning, tests), also given to the refit trainer.
+        resume_from: a full checkpoint (``checkpoints/last.ckpt``) to continue training from.
     """
 
     trainer: DictConfig
@@ -83,6 +84,7 @@ class GradientTraining:
     output_dir: Path
     logger: object | None = None
     callbacks: tuple = ()
+    resume_from: Path | None = None
 
     def build_trainer(self, callbacks: list, **overrides) -> pl.Trainer:
         return instantiate(self.trainer, default_root_dir=str(self.output_dir), logger=self.logger or False,
@@ -90,7 +92,7 @@ class GradientTraining:
 
 
 def _fit(model: torch.nn.Module, split: SplitData, evaluator: Evaluator, training: GradientTraining,
-         callbacks: list, **trainer_overrides):
+         callbacks: list, resume_from: Path | None = None, **trainer_overrides):
     """Train ``model`` on ``split``; returns (trainer, module, data module, seconds)."""
     strategy = {}
     if getattr(model, "manual_optimization", False) and training.trainer.get("strategy") == "ddp":
@@ -102,7 +104,7 @@ def _fit(model: torch.nn.Module, split: SplitData, evaluator: Evaluator, trainin
                                  getattr(model, "num_negatives", 0))
     trainer = training.build_trainer(callbacks, **strategy, **trainer_overrides)
     start = time.perf_counter()
-    trainer.fit(module, datamodule=data)
+    trainer.fit(module, datamodule=data, ckpt_path=resume_from, weights_only=True)
     return trainer, module, data, time.perf_counter() - start
 
 
@@ -114,7 +116,8 @@ def run_gradient_model(model: torch.nn.Module, split: SplitData, evaluator: Eval
     trained on train + validation for the chosen number of epochs and tested instead.
     """
     checkpoint = ModelCheckpoint(dirpath=training.output_dir / "checkpoints", filename="best",
-                                 monitor=training.monitor, mode="max", save_top_k=1, save_weights_only=True)
+                                 monitor=training.monitor, mode="max", save_top_k=1, save_weights_only=True,
+                                 enable_version_counter=False)
     callbacks = [EarlyStopping(monitor=training.monitor, mode="max", patience=training.patience),
                  checkpoint, *training.callbacks]
     validated = split.valid.nnz > 0
@@ -126,7 +129,12 @@ def run_gradient_model(model: torch.nn.Module, split: SplitData, evaluator: Eval
         checkpoint = ModelCheckpoint(dirpath=training.output_dir / "checkpoints", filename="best",
                                      save_weights_only=True)
         callbacks = [checkpoint, *training.callbacks]
-    trainer, module, data, train_seconds = _fit(model, split, evaluator, training, callbacks)
+    # The full state after every epoch (weights, optimiser, loops, callbacks), so that resume=true
+    # continues a killed run where it stopped and ends as the uninterrupted run would.
+    last = ModelCheckpoint(dirpath=training.output_dir / "checkpoints", filename="last", save_top_k=1,
+                           enable_version_counter=False)
+    callbacks.append(last)
+    trainer, module, data, train_seconds = _fit(model, split, evaluator, training, callbacks, training.resume_from)
     epochs = trainer.current_epoch
     best_epoch = module.best_epoch if validated else epochs - 1
     # The best epoch's validation result, kept as training went (an empty one without validation).
