@@ -110,11 +110,13 @@ def main() -> None:
     for workload in args.workloads:
         for mode in args.modes:
             alone, together = [], []
-            for _ in range(args.repeats):
+            for repeat in range(args.repeats):
                 alone += launch(workload, mode, 1, args.timeout)
                 together += launch(workload, mode, args.copies, args.timeout)
+                print(f"#   {workload} {mode} repeat {repeat + 1}: alone {alone[-1]:.2f} s, at once "
+                      f"{[round(x, 2) for x in together[-args.copies:]]}", flush=True)
             a, t = statistics.median(alone), statistics.median(together)
-            rows.append((workload, mode, a, t, t / a))
+            rows.append((workload, mode, a, t, t / a))  # inf: a run passed --timeout
             print(f"# {workload} {mode}: alone {sorted(round(x, 2) for x in alone)}, "
                   f"{args.copies} at once {sorted(round(x, 2) for x in together)}", flush=True)
     print(f"\n| workload | mode | alone (s, median) | {args.copies} at once (s, median) | slow-down |")
