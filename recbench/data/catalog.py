@@ -63,6 +63,15 @@ def catalog_entry(name: str, overrides: list[str] | None = None) -> DictConfig:
     return entry
 
 
+def complete_entry(name: str, overrides: list[str] | None = None) -> DictConfig:
+    """:func:`catalog_entry`, refused with one message when a mandatory value (``???``) is unset."""
+    entry = catalog_entry(name, overrides)
+    missing = sorted(OmegaConf.missing_keys(entry))
+    if missing:
+        raise RecbenchError(f"dataset {name!r} needs {', '.join(missing)}: add {missing[0]}=... after the name")
+    return entry
+
+
 def description(name: str) -> str:
     """The first comment line of the entry's file."""
     for line in catalog_files()[name].read_text().splitlines():

@@ -6,7 +6,7 @@ import argparse
 import logging
 import os
 
-from recbench.data.catalog import catalog_entry, catalog_names, description
+from recbench.data.catalog import catalog_entry, catalog_names, complete_entry, description
 from recbench.data.loading import dataset_files, dataset_folder, load_dataset
 from recbench.data.preprocess import statistics
 from recbench.data.sources import DEFAULT_CACHE_DIR, locate_dataset
@@ -47,7 +47,7 @@ def _show_progress() -> None:
 
 def info(args) -> int:
     _show_progress()
-    entry = catalog_entry(args.name, args.overrides)
+    entry = complete_entry(args.name, args.overrides)
     data = load_dataset(entry, cache_dir=_cache_dir(args))
     stats = statistics(data)
     print(f"{entry.name} after preprocessing ({dict(entry.get('preprocess', {}))}):")
@@ -58,7 +58,7 @@ def info(args) -> int:
 
 def download(args) -> int:
     _show_progress()
-    entry = catalog_entry(args.name, args.overrides)
+    entry = complete_entry(args.name, args.overrides)
     if not entry.get("url"):
         raise RecbenchError(f"dataset {args.name!r} has no download url: set url=... (and sha256=...)")
     folder = dataset_folder(entry, cache_dir=_cache_dir(args))

@@ -62,3 +62,9 @@ def test_outside_a_checkout_the_catalog_error_says_how_to_install(capsys, monkey
     assert main(["datasets", "list"]) == 1
     err = capsys.readouterr().err
     assert "dataset catalog" in err and "pip install -e ." in err and "Traceback" not in err
+
+
+def test_missing_mandatory_value_is_one_message(capsys):
+    assert main(["datasets", "info", "custom"]) == 1
+    err = capsys.readouterr().err
+    assert "dataset 'custom' needs source.file: add source.file=..." in err and "Traceback" not in err
