@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-import pytorch_lightning as pl
 import pytest
+import pytorch_lightning as pl
 from omegaconf import open_dict
 
 from recbench.errors import RecbenchError

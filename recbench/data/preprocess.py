@@ -63,7 +63,7 @@ def _require_unique_pairs(frame: pd.DataFrame) -> None:
     repeated = frame.duplicated(["user", "item"], keep=False).to_numpy()
     if repeated.any():
         first = frame[repeated].iloc[0]
-        user, item = (value.item() if isinstance(value, np.generic) else value for value in (first["user"], first["item"]))
+        user, item = (v.item() if isinstance(v, np.generic) else v for v in (first["user"], first["item"]))
         raise RecbenchError(
             f"dataset.preprocess.deduplicate=false, but {int(repeated.sum())} interactions repeat a (user, item) "
             f"pair (e.g. user {user!r}, item {item!r}): a split could put a pair in training "

@@ -53,7 +53,8 @@ def cached_split(split_cfg: DictConfig, data: Interactions, seed: int,
     return split, path
 
 
-def _split(split_cfg: DictConfig, data: Interactions, seed: int, cache_dir: str | None) -> tuple[SplitData, Path | None]:
+def _split(split_cfg: DictConfig, data: Interactions, seed: int,
+           cache_dir: str | None) -> tuple[SplitData, Path | None]:
     splitter = build(split_cfg, "split")
     if cache_dir is None or not getattr(splitter, "cacheable", True):
         return splitter(data, seed=seed), None
