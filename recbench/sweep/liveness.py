@@ -79,11 +79,11 @@ def heartbeat(storage, trial_ids: list[int]) -> Iterator[None]:
 
     def beat() -> None:
         while True:
-            for trial_id in trial_ids:
+            for ident in trial_ids:
                 try:
-                    storage.record_heartbeat(trial_id)
+                    storage.record_heartbeat(ident)
                 except Exception as error:  # a missed beat is retried next interval
-                    log.debug("heartbeat of trial id %d failed: %s", trial_id, error)
+                    log.debug("heartbeat of trial id %d failed: %s", ident, error)
             if stop.wait(interval):
                 return
 
