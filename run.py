@@ -1,9 +1,13 @@
 """Run one experiment: ``python run.py model=mlp`` (add ``-m`` for sweeps)."""
 
-import hydra
-from omegaconf import DictConfig
+from recbench.threads import prefer_passive_waiting
 
-from recbench.experiment import main as run_experiment
+prefer_passive_waiting()  # before torch and numpy start their OpenMP runtimes (see recbench/threads.py)
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from recbench.experiment import main as run_experiment  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")

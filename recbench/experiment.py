@@ -18,7 +18,7 @@ from recbench.data.interactions import Interactions, SplitData
 from recbench.data.loading import load_dataset
 from recbench.data.preprocess import statistics
 from recbench.data.split_cache import cached_split
-from recbench.errors import RecbenchError, require, require_positive
+from recbench.errors import RecbenchError
 from recbench.evaluation.evaluator import Evaluator, RankingResult
 from recbench.evaluation.sampled import protocol_record
 from recbench.evaluation.segments import SEGMENTS
@@ -27,25 +27,18 @@ from recbench.privacy.settings import DPSettings, check_trainer_for_privacy
 from recbench.privacy.validation import check_private_model
 from recbench.record import RunRecord, Timing
 from recbench.results import git_revision, library_versions, write_parquet
+from recbench.rundir import prepare_run_dir
 from recbench.sweep.pruning import trial_callbacks
+from recbench.threads import set_threads
 from recbench.tracking import build_logger, close_logger, component_names
 from recbench.training.runner import GradientTraining, Outcome, fit_device, run_fit_model, run_gradient_model
+from recbench.validation import validate_config
 
 log = logging.getLogger("recbench")
 
 
-def check_config(cfg: DictConfig) -> DPSettings | None:
-    """Values that no component can check for itself, checked before any work starts.
-
-    Returns the DP settings when ``privacy=dp`` is on, checked with the trainer they run under.
-    """
-    require_positive("trainer.max_epochs", cfg.trainer.get("max_epochs"), integer=True)
-    ks = list(cfg.evaluation.ks)
-    require(len(ks) > 0 and all(isinstance(k, int) and k > 0 for k in ks),
-            f"evaluation.ks must be a list of positive integers, got {ks}")
-    require_positive("evaluation.batch_size", cfg.evaluation.batch_size, integer=True)
-    require_positive("evaluation.patience", cfg.evaluation.patience + 1, integer=True)
-    check_monitor(cfg.evaluation.monitor, ks, cfg.get("optimized_metric"))
+def privacy_settings(cfg: DictConfig) -> DPSettings | None:
+    """The DP settings when ``privacy=dp`` is on, checked with the trainer they run under."""
     if cfg.get("privacy") is None:
         return None
     privacy = build(cfg.privacy, "privacy")
@@ -53,31 +46,15 @@ def check_config(cfg: DictConfig) -> DPSettings | None:
     return privacy
 
 
-def check_monitor(monitor: str, ks: list[int], optimized) -> None:
-    """``evaluation.monitor`` names a validation metric the run computes; a sweep optimises it.
-
-    ``optimized_metric`` is derived from it (``${evaluation.monitor}``); a multi-objective sweep may
-    list further objectives after it, but a single different name would make the checkpoint and the
-    search optimise different things.
-    """
-    stage, _, metric = str(monitor).partition("/")
-    name, _, k = metric.partition("@")
-    require(stage == "valid" and name and (not k or (k.isdigit() and int(k) in ks)),
-            f"evaluation.monitor={monitor!r} must name a validation metric the run computes, "
-            f"'valid/<metric>@<k>' with k in evaluation.ks={ks}, e.g. valid/ndcg@{ks[0]}")
-    names = list(optimized) if OmegaConf.is_list(optimized) or isinstance(optimized, list) else [optimized]
-    require(optimized is None or names[0] == monitor,
-            f"optimized_metric={names if len(names) > 1 else names[0]!r} disagrees with evaluation.monitor="
-            f"{monitor!r}: set evaluation.monitor (the sweep optimises it); to add objectives, list "
-            f"them after it: optimized_metric=[{monitor},timing/train_seconds]")
-
-
 def train(cfg: DictConfig, extra_callbacks: list | None = None) -> RunRecord:
     """Run one experiment and write its results; returns its record."""
-    privacy = check_config(cfg)
+    validate_config(cfg)
+    privacy = privacy_settings(cfg)
     names = component_names(cfg)
     check_feature_config(cfg.model, cfg.split, cfg.dataset, names["model"], names["split"])
+    set_threads(cfg.get("threads"))
     output_dir = Path(cfg.paths.output_dir)
+    resume_from = prepare_run_dir(output_dir, bool(cfg.get("resume", False)))
     evaluator = Evaluator.from_config(cfg.evaluation)
     pl.seed_everything(cfg.seed, workers=True)
 
@@ -107,7 +84,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> RunRecord:
     else:
         training = GradientTraining(cfg.trainer, cfg.evaluation.monitor, cfg.evaluation.patience,
                                     cfg.evaluation.refit, cfg.seed, output_dir, logger,
-                                    tuple(extra_callbacks or ()), privacy)
+                                    tuple(extra_callbacks or ()), resume_from, privacy)
         outcome = run_gradient_model(model, split, evaluator, training, build_model)
 
     record = make_record(cfg, data, split, model, outcome, stats, split_file)

@@ -17,13 +17,25 @@ _PACKAGES = ["recbench", "torch", "pytorch-lightning", "hydra-core", "omegaconf"
              "pandas", "pyarrow", "optuna", "wandb"]
 
 
+def umask_mode() -> int:
+    """The mode a plain ``open(path, "w")`` would give a new file: 0o666 less the umask."""
+    mask = os.umask(0)  # reading the umask means setting it; restored at once
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def _atomic_write(path: Path, write) -> None:
-    """Write through ``write(tmp_path)`` into a temporary file beside ``path``, then rename."""
+    """Write through ``write(tmp_path)`` into a temporary file beside ``path``, then rename.
+
+    ``mkstemp`` creates its file with mode 0600; the final file gets the mode the umask gives
+    every other file, so results can be shared as the user's other files are.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(handle)
     try:
         write(Path(tmp))
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

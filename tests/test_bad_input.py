@@ -103,3 +103,82 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     with pytest.raises(OSError):
         _atomic_write(tmp_path / "results.json", broken)
     assert list(tmp_path.iterdir()) == []
+
+
+def custom_data(tmp_path, rows) -> list[str]:
+    file = tmp_path / "r.csv"
+    file.write_text("user,item\n" + "".join(f"{u},{i}\n" for u, i in rows))
+    return ["dataset=custom", f"dataset.source.file={file}"]
+
+
+@pytest.mark.parametrize("model", ["pop", "mf"])
+@pytest.mark.parametrize("rows", [
+    [(u, "a") for u in range(20)],                                  # one item
+    [(u, u % 5) for u in range(20)],                                # one interaction per user
+], ids=["one_item", "one_interaction_per_user"])
+def test_degenerate_data_is_one_message(tmp_path, capsys, model, rows):
+    assert_fails_cleanly(tmp_path, capsys, custom_data(tmp_path, rows) + [f"model={model}"],
+                         "the split leaves no test targets")
+
+
+@pytest.mark.parametrize("model", ["pop", "mf"])
+def test_cut_off_beyond_the_number_of_items_runs(tmp_path, model):
+    # 6 items, K up to 50; every user has seen 5 of them.
+    rows = [(u, i) for u in range(30) for i in range(6) if i != u % 6]
+    cfg = compose_config(custom_data(tmp_path, rows) + [f"model={model}", "evaluation.ks=[10,50]",
+                                                         "split.ratios=[0.6,0.2,0.2]"], tmp_path, tiny=False)
+    from recbench.experiment import train
+    results = train(cfg)
+    assert results.metrics["test/recall@50"] == 1.0  # every target is somewhere in the full list
+
+
+def test_missing_mandatory_values_are_one_message(tmp_path, capsys):
+    err = assert_fails_cleanly(tmp_path, capsys, ["dataset=custom", "split=predefined"],
+                               "missing mandatory value(s): dataset.source.file, split.test, split.train")
+    assert err.count("error:") == 1
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without a GPU")
+def test_gpu_trainer_without_gpu_fails_before_reading_data_or_logging(tmp_path, capsys, monkeypatch):
+    # The dataset folder does not exist: a data error would mean the check came too late.
+    monkeypatch.chdir(tmp_path)
+    cfg_overrides = ["trainer=gpu", "dataset=ml-100k", f"dataset.path={tmp_path / 'nowhere'}"]
+    err = assert_fails_cleanly(tmp_path, capsys, cfg_overrides, "trainer.accelerator=gpu, but this machine has no")
+    assert "nowhere" not in err
+    assert not list(tmp_path.rglob("wandb")) and not list(tmp_path.rglob("*.wandb"))
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["evaluation.monitor=valid/ndcg@5"], "evaluation.monitor='valid/ndcg@5' must name a validation metric"),
+    (["evaluation.monitor=valid/ndgc@10"], "evaluation.monitor='valid/ndgc@10' must name a validation metric"),
+    (["dataset=custom", "dataset.source.file=r.csv", "dataset.url=file:///etc/passwd"],
+     "only https (or http with dataset.sha256)"),
+])
+def test_values_used_late_are_checked_up_front(tmp_path, capsys, overrides, message):
+    assert_fails_cleanly(tmp_path, capsys, overrides, message)
+
+
+def test_unwritable_output_folder_fails_before_any_work(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    cfg = compose_config([], blocker / "run")
+    with pytest.raises(SystemExit):
+        main(cfg)
+    assert "cannot be written" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_written_files_follow_the_umask(tmp_path, umask):
+    import stat
+
+    from recbench.results import write_json, write_parquet
+
+    old = os.umask(umask)
+    try:
+        write_json(tmp_path / "results.json", {"a": 1})
+        write_parquet(tmp_path / "per_user_test.parquet", __import__("pandas").DataFrame({"a": [1]}))
+        (tmp_path / "plain.txt").write_text("x")
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert modes == dict.fromkeys(modes, 0o666 & ~umask)

@@ -81,3 +81,28 @@ def test_wrong_score_shape_is_reported():
     accumulator = RankingAccumulator([1], 3)
     with pytest.raises(RecbenchError, match="users x items"):
         accumulator.add(torch.arange(1), torch.zeros(1, 2), torch.zeros(1, 3), torch.ones(1, 3))
+
+
+def _accumulate(ks, scores, history, target):
+    from recbench.evaluation.evaluator import RankingAccumulator
+
+    accumulator = RankingAccumulator(ks, scores.shape[1])
+    accumulator.add(torch.arange(len(scores)), scores, history, target)
+    return accumulator.gather()
+
+
+def test_cut_off_larger_than_the_number_of_items():
+    # 3 items, K=5: the target is ranked 2nd; ranks 4-5 do not exist and are never hits.
+    result = _accumulate([1, 5], torch.tensor([[0.9, 0.5, 0.1]]), torch.zeros(1, 3), torch.tensor([[0.0, 1.0, 0.0]]))
+    assert result.per_user["recall@5"].tolist() == [1.0] and result.per_user["recall@1"].tolist() == [0.0]
+    assert result.per_user["precision@5"].tolist() == pytest.approx([1 / 5])
+    assert result.per_user["ndcg@5"].tolist() == pytest.approx([1 / math.log2(3)])
+    assert result.per_user["mrr@5"].tolist() == pytest.approx([0.5])
+
+
+def test_stage_without_users_gives_nan_not_an_error():
+    from recbench.evaluation.evaluator import RankingAccumulator
+
+    result = RankingAccumulator([10, 20], n_items=3).gather()
+    summary = result.summary("valid")
+    assert len(result.users) == 0 and math.isnan(summary["valid/ndcg@20"]) and summary["valid/coverage@10"] == 0.0

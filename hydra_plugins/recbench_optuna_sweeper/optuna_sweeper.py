@@ -26,4 +26,13 @@ class RecbenchOptunaSweeper(Sweeper):
         self._sweep.setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: list[str]) -> Any:
-        return self._sweep.sweep(arguments)
+        """Run the sweep; a problem the user can fix ends it with one message and exit status 1."""
+        import sys
+
+        from recbench.errors import RecbenchError
+
+        try:
+            return self._sweep.sweep(arguments)
+        except RecbenchError as error:
+            print(f"error: {error}", file=sys.stderr, flush=True)
+            sys.exit(1)

@@ -22,9 +22,23 @@ def catalog_dir() -> Path:
     return CATALOG_DIR
 
 
+def catalog_files() -> dict[str, Path]:
+    """``{name: file}`` of every catalog entry: recbench's own, then installed plugin packages'.
+
+    A plugin package never replaces a built-in entry (as on Hydra's search path).
+    """
+    from hydra_plugins.recbench_searchpath.searchpath import plugin_conf_dirs
+
+    files: dict[str, Path] = {}
+    for folder in [catalog_dir(), *(conf / "dataset" for _, conf in plugin_conf_dirs())]:
+        for path in sorted(folder.glob("*.yaml")):
+            files.setdefault(path.stem, path)
+    return files
+
+
 def catalog_names() -> list[str]:
     """Names of the catalog's datasets (the values ``dataset=`` takes)."""
-    return sorted(path.stem for path in catalog_dir().glob("*.yaml"))
+    return sorted(catalog_files())
 
 
 def catalog_entry(name: str, overrides: list[str] | None = None) -> DictConfig:
@@ -33,8 +47,10 @@ def catalog_entry(name: str, overrides: list[str] | None = None) -> DictConfig:
     Raises:
         RecbenchError: an unknown name (listing the known ones) or a malformed override.
     """
-    path = catalog_dir() / f"{name}.yaml"
-    if not path.is_file():
+    # The name is looked up among the entries, never joined into a path: '../../x' must not
+    # load (and later instantiate) an arbitrary YAML file.
+    path = catalog_files().get(name)
+    if path is None:
         raise RecbenchError(f"unknown dataset {name!r}: choose one of {', '.join(catalog_names())}, "
                             "or use 'custom' with dataset.source.file set")
     entry = OmegaConf.load(path)
@@ -47,9 +63,18 @@ def catalog_entry(name: str, overrides: list[str] | None = None) -> DictConfig:
     return entry
 
 
+def complete_entry(name: str, overrides: list[str] | None = None) -> DictConfig:
+    """:func:`catalog_entry`, refused with one message when a mandatory value (``???``) is unset."""
+    entry = catalog_entry(name, overrides)
+    missing = sorted(OmegaConf.missing_keys(entry))
+    if missing:
+        raise RecbenchError(f"dataset {name!r} needs {', '.join(missing)}: add {missing[0]}=... after the name")
+    return entry
+
+
 def description(name: str) -> str:
     """The first comment line of the entry's file."""
-    for line in (catalog_dir() / f"{name}.yaml").read_text().splitlines():
+    for line in catalog_files()[name].read_text().splitlines():
         if line.startswith("#"):
             return line.lstrip("# ").strip()
     return ""

@@ -6,7 +6,7 @@ import argparse
 import logging
 import os
 
-from recbench.data.catalog import catalog_entry, catalog_names, description
+from recbench.data.catalog import catalog_entry, catalog_names, complete_entry, description
 from recbench.data.encoders import MiniLMEncoder, TfidfEncoder
 from recbench.data.feature_loading import SIDES, declared_features, load_features
 from recbench.data.loading import dataset_files, dataset_folder, load_dataset
@@ -54,7 +54,7 @@ def info(args) -> int:
     if args.encoder not in ENCODERS:
         raise RecbenchError(f"unknown encoder {args.encoder!r}: use {' or '.join(ENCODERS)}")
     _show_progress()
-    entry = catalog_entry(args.name, args.overrides)
+    entry = complete_entry(args.name, args.overrides)
     data = load_dataset(entry, cache_dir=_cache_dir(args))
     stats = statistics(data)
     print(f"{entry.name} after preprocessing ({dict(entry.get('preprocess', {}))}):")
@@ -79,7 +79,7 @@ def print_features(entry, data, args) -> None:
 
 def download(args) -> int:
     _show_progress()
-    entry = catalog_entry(args.name, args.overrides)
+    entry = complete_entry(args.name, args.overrides)
     if not entry.get("url"):
         raise RecbenchError(f"dataset {args.name!r} has no download url: set url=... (and sha256=...)")
     folder = dataset_folder(entry, cache_dir=_cache_dir(args))

@@ -18,10 +18,12 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+import urllib.parse
 import zipfile
 from pathlib import Path, PurePosixPath
 
 from recbench.errors import RecbenchError
+from recbench.results import umask_mode
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
@@ -36,6 +38,26 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def check_url(url: str, sha256: str | None) -> None:
+    """Refuse a download source that could hand over something other than the dataset.
+
+    ``https`` is accepted; plain ``http`` only with a pinned sha256 (anyone on the path can
+    change the bytes); any other scheme (``file:``, ``ftp:``, ``data:``...) never, since it
+    reads local files or fetches things no dataset entry needs.
+
+    Raises:
+        RecbenchError: naming ``dataset.url`` / ``dataset.sha256`` and the fix.
+    """
+    scheme = urllib.parse.urlsplit(str(url)).scheme.lower()
+    if scheme == "https" or (scheme == "http" and sha256):
+        return
+    if scheme == "http":
+        raise RecbenchError(f"dataset.url {url!r} is plain http and dataset.sha256 is not set: the file could be "
+                            "changed in transit. Use an https url, or pin dataset.sha256 to the file's known digest")
+    raise RecbenchError(f"dataset.url {url!r} has the scheme {scheme or '(none)'!r}: only https (or http with "
+                        "dataset.sha256) is downloaded. For a local copy set dataset.path to its folder instead")
+
+
 def download_file(url: str, dest: Path, sha256: str | None, progress: bool | None = None,
                   timeout: float = 60) -> Path:
     """Download ``url`` to ``dest``, renaming it into place only when complete and verified.
@@ -48,11 +70,13 @@ def download_file(url: str, dest: Path, sha256: str | None, progress: bool | Non
         timeout: seconds to wait for the server.
 
     Raises:
-        RecbenchError: the server could not be reached, the transfer was cut short, or the
-            checksum differs. Nothing is left at ``dest`` in any of these cases.
+        RecbenchError: a refused url (see :func:`check_url`), the server could not be reached, the
+            transfer was cut short, or the checksum differs. Nothing is left at ``dest`` in any of
+            these cases.
     """
     from tqdm import tqdm
 
+    check_url(url, sha256)
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
@@ -60,6 +84,7 @@ def download_file(url: str, dest: Path, sha256: str | None, progress: bool | Non
     received = 0
     try:
         with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            check_url(response.geturl(), sha256)  # a redirect must not downgrade to plain http
             length = response.headers.get("Content-Length")
             expected = int(length) if length is not None else None
             with tqdm(total=expected, unit="B", unit_scale=True, desc=dest.name,
@@ -79,6 +104,7 @@ def download_file(url: str, dest: Path, sha256: str | None, progress: bool | Non
         elif actual != sha256.lower():
             raise RecbenchError(f"the sha256 of {url} is {actual}, expected {sha256}: the file is not the "
                                 "one the config names (changed upstream, or tampered with). Nothing was kept")
+        os.chmod(tmp, umask_mode())  # mkstemp's 0600 would follow the file into the dataset folder
         os.replace(tmp, dest)
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
         raise RecbenchError(f"could not download {url}: {getattr(error, 'reason', error)}") from None
@@ -125,6 +151,19 @@ def extract_archive(archive: Path, target: Path) -> None:
         raise RecbenchError(f"{archive} is neither a zip nor a tar archive: check the dataset's url")
 
 
+def inside_archive(extracted: Path, archive_root: str | None) -> Path:
+    """The folder ``archive_root`` of an extracted archive, refused if it leads anywhere else.
+
+    Raises:
+        RecbenchError: an absolute ``archive_root``, or one that climbs out (``..``, links).
+    """
+    root = (extracted / (archive_root or "")).resolve()
+    if (archive_root and Path(archive_root).is_absolute()) or not root.is_relative_to(extracted.resolve()):
+        raise RecbenchError(f"dataset.archive_root {archive_root!r} leads outside the extracted archive: give "
+                            "the folder inside the archive that holds the files (e.g. ml-1m), or null")
+    return root
+
+
 def fetch(url: str, sha256: str | None, target: Path, downloads: Path, archive_root: str | None = None,
           progress: bool | None = None) -> Path:
     """Download (unless a verified copy is cached), extract, and move the files to ``target``.
@@ -140,15 +179,18 @@ def fetch(url: str, sha256: str | None, target: Path, downloads: Path, archive_r
     Returns:
         ``target``, complete.
     """
+    check_url(url, sha256)
     archive = downloads / Path(urllib.request.url2pathname(url.rsplit("/", 1)[-1].split("?")[0])).name
-    if not (archive.is_file() and (sha256 is None or sha256_of(archive) == sha256.lower())):
+    # Without a sha256 a file already in downloads/ cannot be told from anything else put there
+    # under that name, so only a verified copy is reused.
+    if not (archive.is_file() and sha256 is not None and sha256_of(archive) == sha256.lower()):
         download_file(url, archive, sha256, progress)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
     try:
         if zipfile.is_zipfile(archive) or tarfile.is_tarfile(archive):
             extract_archive(archive, staging / "x")
-            root = staging / "x" / (archive_root or "")
+            root = inside_archive(staging / "x", archive_root)
             if not root.is_dir():
                 raise RecbenchError(f"{archive} has no folder {archive_root!r}: fix dataset.archive_root")
         else:

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import logging
+
 import numpy as np
 import pandas as pd
 
 from recbench.data.interactions import ITEM, RATING, TIMESTAMP, USER, Interactions, Role, SplitData
 from recbench.data.readers import read_interactions
 from recbench.errors import RecbenchError
+
+log = logging.getLogger(__name__)
+UNSEEN = ("keep", "drop", "error")
 
 
 def _encode(ids: pd.Series, known: np.ndarray) -> np.ndarray:
@@ -31,22 +36,32 @@ class PredefinedSplit:
 
     The files are read with the same readers as datasets and mapped onto the dataset's ids, so
     the item indices (and therefore tie-breaking in the ranking) are those of the dataset. Checks:
-    every id exists in the dataset, no (user, item) pair is in two files, and every user and item
-    of the validation and test files appears in the training file.
+    every id exists in the dataset and no (user, item) pair is in two files.
+
+    Published splits (RecBole's, most papers' 80/10/10) put some users or items in the validation
+    and test files that never occur in training. ``unseen`` says what happens to those targets:
+    ``keep`` (the default, as RecBole does) evaluates them, with a warning giving the counts; a
+    model has learnt nothing about them, so they are nearly always misses and lower the metrics
+    as they should. ``drop`` removes them (warning with the counts); ``error`` refuses the split.
 
     Args:
         train, valid, test: the files (``valid`` may be null: no validation stage).
         folder: the folder the file names are relative to (null: as given).
+        unseen: ``keep``, ``drop`` or ``error``.
         **reader: options of :func:`~recbench.data.readers.read_interactions` (``format``, ``sep``,
-            ``header``, ``columns``, ``timestamp_unit``).
+            ``header``, ``columns``, ``timestamp_unit``, ``ids``).
     """
 
     cacheable = False  # the files are the split: nothing to compute, so nothing to cache
 
-    def __init__(self, train: str, test: str, valid: str | None = None, folder: str | None = None, **reader):
+    def __init__(self, train: str, test: str, valid: str | None = None, folder: str | None = None,
+                 unseen: str = "keep", **reader):
+        if unseen not in UNSEEN:
+            raise RecbenchError(f"split.unseen must be one of {list(UNSEEN)}, got {unseen!r}")
         self.files = {Role.TRAIN: train, Role.VALID: valid, Role.TEST: test}
         self.folder = folder
-        self.reader = reader
+        self.unseen = unseen
+        self.reader = {**reader, "setting": "split"}
 
     def __call__(self, data: Interactions, seed: int) -> SplitData:
         parts = []
@@ -66,7 +81,8 @@ class PredefinedSplit:
                                        RATING: frame[RATING] if RATING in frame else np.nan,
                                        TIMESTAMP: frame[TIMESTAMP] if TIMESTAMP in frame else 0}))
         table = pd.concat(parts, ignore_index=True)
-        self._check(table)
+        self._check_repeats(table)
+        table = self._unseen(table)
         interactions = Interactions(
             user_ids=data.user_ids, item_ids=data.item_ids,
             users=table["u"].to_numpy(np.int64), items=table["i"].to_numpy(np.int64),
@@ -75,7 +91,7 @@ class PredefinedSplit:
             item_info=data.item_info)
         return SplitData(interactions, table["role"].to_numpy(np.int8))
 
-    def _check(self, table: pd.DataFrame) -> None:
+    def _check_repeats(self, table: pd.DataFrame) -> None:
         repeated = table.duplicated(["u", "i"], keep=False).to_numpy()
         if repeated.any():
             both = table[repeated].sort_values(["u", "i"])
@@ -83,16 +99,33 @@ class PredefinedSplit:
             raise RecbenchError(f"the predefined split puts {int(repeated.sum())} interaction(s) in more than one "
                                 f"part (or twice in one), e.g. in {files}: remove the repeats so each "
                                 "interaction is in one file once")
+
+    def _unseen(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Apply ``unseen`` to evaluation targets whose user or item never occurs in training."""
         train = table[table["role"] == Role.TRAIN]
-        evaluated = table[table["role"] != Role.TRAIN]
+        evaluated = (table["role"] != Role.TRAIN).to_numpy()
+        cold = np.zeros(len(table), dtype=bool)
+        counts = []
         for column, what in (("u", "user"), ("i", "item")):
-            cold = ~np.isin(evaluated[column].to_numpy(), train[column].to_numpy())
-            if cold.any():
-                role = int(evaluated["role"].to_numpy()[cold][0])
-                raise RecbenchError(
-                    f"{int(cold.sum())} interaction(s) in {self.files[role]} have a {what} that never occurs "
-                    f"in the training file {self.files[Role.TRAIN]}: a model cannot learn it. Remove them "
-                    "or add that training data")
+            mask = evaluated & ~np.isin(table[column].to_numpy(), train[column].to_numpy())
+            cold |= mask
+            for role in (Role.VALID, Role.TEST):
+                in_role = mask & (table["role"].to_numpy() == role)
+                if in_role.any():
+                    counts.append(f"{int(in_role.sum())} in {self.files[role]} with a {what} "
+                                  f"({table.loc[in_role, column].nunique()} distinct)")
+        if not cold.any():
+            return table
+        found = f"{'; '.join(counts)} never occurring in the training file {self.files[Role.TRAIN]}"
+        if self.unseen == "error":
+            raise RecbenchError(f"the predefined split has interactions {found}: a model cannot learn them. "
+                                "Set split.unseen=keep (evaluate them, as misses) or split.unseen=drop")
+        if self.unseen == "drop":
+            log.warning("split.unseen=drop: dropping %d evaluation interaction(s): %s", int(cold.sum()), found)
+            return table[~cold].reset_index(drop=True)
+        log.warning("split.unseen=keep: evaluating %d interaction(s) %s; they count as (nearly always) misses. "
+                    "split.unseen=drop removes them", int(cold.sum()), found)
+        return table
 
 
 def export_split(split: SplitData, folder: Path) -> dict[str, Path]:

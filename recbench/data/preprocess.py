@@ -19,7 +19,8 @@ def preprocess(frame: pd.DataFrame, min_rating: float | None = None, deduplicate
     """Turn raw interactions into implicit feedback, in this order, logging what each step removes.
 
     1. ``min_rating``: keep ratings >= this (all when None).
-    2. ``deduplicate``: one row per (user, item), the latest (by timestamp, else the last row).
+    2. ``deduplicate``: one row per (user, item), the latest (by timestamp, else the last row);
+       when off, repeated pairs are refused (see :func:`_require_unique_pairs`).
     3. ``max_user_interactions``: keep each user's latest N interactions (all when None).
     4. k-core: drop users with fewer than ``min_user_interactions`` and items with fewer than
        ``min_item_interactions``, repeated until neither removes anything (a fixed point).
@@ -38,6 +39,8 @@ def preprocess(frame: pd.DataFrame, min_rating: float | None = None, deduplicate
         before = len(frame)
         frame = frame.drop_duplicates(["user", "item"], keep="last")
         _log_step("deduplication (keep the latest)", before - len(frame), before)
+    else:
+        _require_unique_pairs(frame)
     if max_user_interactions is not None:
         require_positive("dataset.preprocess.max_user_interactions", max_user_interactions, integer=True)
         from_end = frame.groupby("user", sort=False).cumcount(ascending=False).to_numpy()
@@ -47,6 +50,24 @@ def preprocess(frame: pd.DataFrame, min_rating: float | None = None, deduplicate
     if min_user_interactions > 1 or min_item_interactions > 1:
         frame = k_core(frame, min_user_interactions, min_item_interactions)
     return frame.reset_index(drop=True)
+
+
+def _require_unique_pairs(frame: pd.DataFrame) -> None:
+    """Refuse repeated (user, item) pairs when deduplication is off.
+
+    Evaluation ranks the items a user has not interacted with, so a repeated pair could sit in
+    training and as a target at once: the target is masked as known and can never be hit, and
+    every metric drops (to 0.0 on small data) with no error. Collapsing the repeats quietly would
+    be ``deduplicate=true`` under another name, so the user is asked to choose it.
+    """
+    repeated = frame.duplicated(["user", "item"], keep=False).to_numpy()
+    if repeated.any():
+        first = frame[repeated].iloc[0]
+        user, item = (v.item() if isinstance(v, np.generic) else v for v in (first["user"], first["item"]))
+        raise RecbenchError(
+            f"dataset.preprocess.deduplicate=false, but {int(repeated.sum())} interactions repeat a (user, item) "
+            f"pair (e.g. user {user!r}, item {item!r}): a split could put a pair in training "
+            "and as a test target at once. Set dataset.preprocess.deduplicate=true (keeps the latest of each)")
 
 
 def _log_step(step: str, removed: int, total: int) -> None:

@@ -24,6 +24,11 @@ def _present(folder: Path, files: Sequence[str | Sequence[str]]) -> bool:
                for entry in files)
 
 
+def _missing(folder: Path, files: Sequence[str | Sequence[str]]) -> str:
+    """The required files ``folder`` lacks, for messages."""
+    return _describe([entry for entry in files if not _present(folder, [entry])])
+
+
 def _describe(files: Sequence[str | Sequence[str]]) -> str:
     return ", ".join(entry if isinstance(entry, str) else " or ".join(entry) for entry in files)
 
@@ -50,7 +55,16 @@ def locate_dataset(name: str, files: Sequence[str | Sequence[str]], path: str | 
             (if any) failed.
     """
     cache = Path(cache_dir or DEFAULT_CACHE_DIR).expanduser()
-    candidates = [Path(path).expanduser()] if path else []
+    if path:
+        # A folder the user named is the one they mean: finding another copy elsewhere would
+        # silently train on different data.
+        folder = Path(path).expanduser()
+        if not _present(folder, files):
+            state = "does not exist" if not folder.is_dir() else f"lacks {_missing(folder, files)}"
+            raise RecbenchError(f"dataset.path {str(folder)!r} {state}: point dataset.path at the folder holding "
+                                f"{_describe(files)}, or set dataset.path=null to search ${DATA_DIR_ENV} and the cache")
+        return folder
+    candidates = []
     if os.environ.get(DATA_DIR_ENV):
         candidates.append(Path(os.environ[DATA_DIR_ENV]).expanduser() / name)
     candidates.append(cache / name)

@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from recbench.config import build
 from recbench.data.interactions import Interactions, SplitData
+from recbench.errors import require
 from recbench.results import write_parquet
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,18 @@ def cached_split(split_cfg: DictConfig, data: Interactions, seed: int,
         ``(split, cache_file)``; ``cache_file`` is None when the split is not cached (no cache
         folder, a protocol that reads its split from files, or a cache folder that cannot be written).
     """
+    split, path = _split(split_cfg, data, seed, cache_dir)
+    counts = split.counts()
+    # Without test targets there is nothing to report; an empty validation stage is allowed
+    # (split=predefined without split.valid trains without early stopping).
+    require(counts["test"] > 0,
+            f"the split leaves no test targets ({counts}): every user kept all interactions in training. "
+            "Users need more interactions than split.min_user_interactions (lower it), or use another split")
+    return split, path
+
+
+def _split(split_cfg: DictConfig, data: Interactions, seed: int,
+           cache_dir: str | None) -> tuple[SplitData, Path | None]:
     splitter = build(split_cfg, "split")
     if cache_dir is None or not getattr(splitter, "cacheable", True):
         return splitter(data, seed=seed), None

@@ -25,14 +25,18 @@ def per_user_metrics(hits: Tensor, n_relevant: Tensor, ks: list[int]) -> dict[st
     """Every per-user metric for every K.
 
     Args:
-        hits: ``[B, max(ks)]`` float, 1 where the item at that rank is a held-out item.
+        hits: ``[B, L]`` float, 1 where the item at that rank is a held-out item; ``L <= max(ks)``
+            (shorter when there are fewer items than K).
         n_relevant: ``[B]`` number of held-out items per user (>= 1).
         ks: the cut-offs.
 
     Returns:
         ``{"ndcg@10": [B], ...}`` for each metric in :data:`PER_USER_METRICS` and each K.
     """
-    kmax = hits.shape[1]
+    kmax = max(ks)
+    if hits.shape[1] < kmax:
+        # Fewer items than the largest K: the ranks past the last item hold nothing, never a hit.
+        hits = torch.nn.functional.pad(hits, (0, kmax - hits.shape[1]))
     ranks = torch.arange(kmax, device=hits.device, dtype=hits.dtype)  # [kmax]
     discounts = 1.0 / torch.log2(ranks + 2.0)  # [kmax]
     cum_hits = hits.cumsum(dim=1)  # [B, kmax]

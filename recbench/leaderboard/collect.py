@@ -7,6 +7,8 @@ command and the multirun callback print them).
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,6 +89,14 @@ def read_run(file: Path, collection: Collection) -> Run | None:
         record = RunRecord.load(file, warn=lambda message: collection.warn(f"{file}: {message}"))
     except RecordError as error:
         collection.warn(f"{file}: skipped, {error}")
+        return None
+    broken = sorted(key for key, value in record.metrics.items()
+                    if key.startswith("test/") and not math.isfinite(value))
+    if broken:
+        # A run without a finite test result did not produce one: counting it as a seed while
+        # averaging over the others would report a mean over fewer seeds than the table says.
+        collection.warn(f"{file}: skipped, its test metrics {broken[:3]}{'...' if len(broken) > 3 else ''} are "
+                        "NaN, infinite or missing (a failed run): rerun it or delete its folder")
         return None
     per_user = file.parent / record.artifacts.get("per_user_test", "per_user_test.parquet")
     if not per_user.is_file():

@@ -66,7 +66,12 @@ def open_storage(spec: str, heartbeat_interval: int | None = None) -> BaseStorag
     if spec.startswith(JOURNAL_PREFIX):
         path = Path(spec[len(JOURNAL_PREFIX):])
         path.parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(path)))
+        try:
+            return JournalStorage(JournalFileBackend(str(path)))
+        except Exception as error:  # the journal is replayed on open: a damaged line fails here
+            raise RecbenchError(f"cannot read the study journal {path}: {error.__class__.__name__}: {error}. "
+                                "The file is damaged: move it aside to start a new study, or point "
+                                "hydra.sweeper.storage at another file") from None
     if spec.startswith("sqlite:///"):
         Path(spec[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         # Workers sharing one SQLite file wait for each other's writes instead of failing.
@@ -85,7 +90,10 @@ def open_storage(spec: str, heartbeat_interval: int | None = None) -> BaseStorag
         except Exception as error:  # driver missing, server down, bad URL: all end the same way
             if attempt == _OPEN_ATTEMPTS - 1:
                 hint = (" (install the database's driver, e.g. pip install 'psycopg[binary]' for postgresql://)"
-                        if "DB access module" in str(error) else "")
+                        if "DB access module" in str(error) else
+                        " (the file is damaged or not a study database: move it aside to start a new study)"
+                        if "not a database" in str(error) else "")
+                error = str(error).split("\n")[0]  # SQLAlchemy appends the SQL and a link
                 raise RecbenchError(f"cannot open the study storage {masked(spec)}: {error}{hint}. Check "
                                     "hydra.sweeper.storage (and that the database server is running)") from None
             time.sleep(1.0 + random.random())

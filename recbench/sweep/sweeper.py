@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import Trial, TrialState
 
 from recbench.errors import RecbenchError, require
-from recbench.sweep.liveness import heartbeat, interrupt_on_sigterm, mark_interrupted
+from recbench.sweep.liveness import fail_dead_trials, heartbeat, interrupt_on_sigterm, mark_interrupted, record_owner
 from recbench.sweep.pruning import TRIAL_ENV, trial_reference
 from recbench.sweep.space import SearchSpace, parse_space
 from recbench.sweep.study import (FAIL_REASON, OUTPUT_DIR, OVERRIDES, SURPLUS, counts_towards_budget,
@@ -87,7 +87,7 @@ class OptunaSweep:
         # Job returns are not kept: a crashed trial's exception holds its frames (and, after an
         # out-of-memory error, its tensors) alive.
         with interrupt_on_sigterm():
-            while batch := self._ask(study, space, spec, budget):
+            while batch := self._ask(study, storage, space, spec, budget):
                 self._run(study, storage, batch)
 
         summary = summarize(study, objectives, masked(spec))
@@ -95,11 +95,13 @@ class OptunaSweep:
         print(format_summary(summary), flush=True)
         return summary
 
-    def _ask(self, study: optuna.Study, space: SearchSpace, spec: str, budget: int) -> list[tuple[Trial, list[str]]]:
+    def _ask(self, study: optuna.Study, storage, space: SearchSpace, spec: str,
+             budget: int) -> list[tuple[Trial, list[str]]]:
         """Up to ``n_jobs`` new trials with their overrides; empty when the study is complete."""
+        fail_dead_trials(study, storage)  # trials of killed sweeps on this host, at once
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)  # trials of killed workers (SQL storages)
+            optuna.storages.fail_stale_trials(study)  # trials of killed workers elsewhere (SQL storages)
         counted = sum(map(counts_towards_budget, study.get_trials(deepcopy=False)))
         batch: list[tuple[Trial, list[str]]] = []
         try:
@@ -117,6 +119,7 @@ class OptunaSweep:
         with warnings.catch_warnings():  # heartbeats work with ask-and-tell too: see _heartbeat
             warnings.filterwarnings("ignore", "Heartbeat of storage", UserWarning)
             trial = study.ask()
+        record_owner(trial)
         # Another worker may have asked at the same instant: trial numbers decide who runs.
         earlier = sum(counts_towards_budget(t) for t in study.get_trials(deepcopy=False)
                       if t.number < trial.number)

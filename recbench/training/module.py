@@ -125,6 +125,28 @@ class RecommenderModule(pl.LightningModule):
         if self.best_epoch is None or bool(value > self._best_value):
             self.best_valid, self.best_epoch, self._best_value = result, self.current_epoch, value
 
+    # -- resuming: the best epoch so far is part of the training state ----------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self.best_valid is None:
+            return
+        result = self.best_valid
+        # Tensors and plain values only, so the checkpoint loads with weights_only=True.
+        checkpoint["recbench_best"] = {
+            "epoch": self.best_epoch, "value": self._best_value,
+            "users": torch.from_numpy(result.users),
+            "per_user": {name: torch.from_numpy(values) for name, values in result.per_user.items()},
+            "coverage": dict(result.coverage),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        best = checkpoint.get("recbench_best")
+        if best is None:
+            return
+        self.best_epoch, self._best_value = best["epoch"], best["value"]
+        self.best_valid = RankingResult(users=best["users"].numpy(),
+                                        per_user={k: v.numpy() for k, v in best["per_user"].items()},
+                                        coverage=best["coverage"])
+
     def on_validation_epoch_end(self) -> None:
         self._finish_evaluation("valid")
 

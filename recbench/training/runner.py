@@ -76,6 +76,7 @@ class GradientTraining:
         output_dir: the run folder (checkpoints go to ``checkpoints/``).
         logger: a Lightning logger, or None.
         callbacks: further callbacks (sweep pruning, tests), also given to the refit trainer.
+        resume_from: a full checkpoint (``checkpoints/last.ckpt``) to continue training from.
         privacy: train by DP-SGD (``privacy=dp``), or None.
     """
 
@@ -87,6 +88,7 @@ class GradientTraining:
     output_dir: Path
     logger: object | None = None
     callbacks: tuple = ()
+    resume_from: Path | None = None
     privacy: DPSettings | None = None
 
     def build_trainer(self, callbacks: list, **overrides) -> pl.Trainer:
@@ -95,7 +97,7 @@ class GradientTraining:
 
 
 def _fit(model: torch.nn.Module, split: SplitData, evaluator: Evaluator, training: GradientTraining,
-         callbacks: list, private=None, **trainer_overrides):
+         callbacks: list, resume_from: Path | None = None, private=None, **trainer_overrides):
     """Train ``model`` on ``split``; returns (trainer, module, data module, seconds)."""
     strategy = {}
     if getattr(model, "manual_optimization", False) and training.trainer.get("strategy") == "ddp":
@@ -107,7 +109,7 @@ def _fit(model: torch.nn.Module, split: SplitData, evaluator: Evaluator, trainin
                                  getattr(model, "num_negatives", 0), poisson=private is not None)
     trainer = training.build_trainer(callbacks, **strategy, **trainer_overrides)
     start = time.perf_counter()
-    trainer.fit(module, datamodule=data)
+    trainer.fit(module, datamodule=data, ckpt_path=resume_from, weights_only=True)
     return trainer, module, data, time.perf_counter() - start
 
 
@@ -121,9 +123,24 @@ def run_gradient_model(model: torch.nn.Module, split: SplitData, evaluator: Eval
     rejected with the config, before any data is read).
     """
     checkpoint = ModelCheckpoint(dirpath=training.output_dir / "checkpoints", filename="best",
-                                 monitor=training.monitor, mode="max", save_top_k=1, save_weights_only=True)
+                                 monitor=training.monitor, mode="max", save_top_k=1, save_weights_only=True,
+                                 enable_version_counter=False)
     callbacks = [EarlyStopping(monitor=training.monitor, mode="max", patience=training.patience),
                  checkpoint, *training.callbacks]
+    validated = split.valid.nnz > 0
+    if not validated:
+        # No validation stage (split=predefined without split.valid): nothing to stop early on
+        # or to pick an epoch by, so train every epoch and test the last one.
+        log.warning("no validation targets: training all trainer.max_epochs epochs without early stopping, "
+                    "testing the last epoch")
+        checkpoint = ModelCheckpoint(dirpath=training.output_dir / "checkpoints", filename="best",
+                                     save_weights_only=True)
+        callbacks = [checkpoint, *training.callbacks]
+    # The full state after every epoch (weights, optimiser, loops, callbacks), so that resume=true
+    # continues a killed run where it stopped and ends as the uninterrupted run would.
+    last = ModelCheckpoint(dirpath=training.output_dir / "checkpoints", filename="last", save_top_k=1,
+                           enable_version_counter=False)
+    callbacks.append(last)
     private = None
     if training.privacy is not None:
         from recbench.privacy.engine import EpsilonLogger
@@ -132,12 +149,15 @@ def run_gradient_model(model: torch.nn.Module, split: SplitData, evaluator: Eval
         private = private_training(training.privacy, model, split.train, training.trainer.max_epochs,
                                    training.seed)
         callbacks.append(EpsilonLogger(private))
-    trainer, module, data, train_seconds = _fit(model, split, evaluator, training, callbacks, private)
-    epochs, best_epoch = trainer.current_epoch, module.best_epoch
-    valid = module.best_valid  # the best epoch's validation result, kept as training went
+    trainer, module, data, train_seconds = _fit(model, split, evaluator, training, callbacks,
+                                                training.resume_from, private)
+    epochs = trainer.current_epoch
+    best_epoch = module.best_epoch if validated else epochs - 1
+    # The best epoch's validation result, kept as training went (an empty one without validation).
+    valid = module.best_valid if validated else evaluator.accumulator(split.n_items, "valid").gather()
     ckpt_path = checkpoint.best_model_path or None
     refit_epochs = None
-    if training.refit:
+    if training.refit and validated:
         refit_epochs = best_epoch + 1
         log.info("refitting on train + valid for %d epochs", refit_epochs)
         trainer, module, data, seconds = _fit(
@@ -146,7 +166,7 @@ def run_gradient_model(model: torch.nn.Module, split: SplitData, evaluator: Eval
         train_seconds += seconds
         ckpt_path = None
     start = time.perf_counter()
-    trainer.test(module, datamodule=data, ckpt_path=ckpt_path, verbose=False)
+    trainer.test(module, datamodule=data, ckpt_path=ckpt_path, verbose=False, weights_only=True)
     return Outcome(valid, module.last_result["test"], train_seconds, time.perf_counter() - start,
                    epochs=epochs, best_epoch=best_epoch, refit_epochs=refit_epochs,
                    is_global_zero=trainer.is_global_zero,

@@ -44,6 +44,17 @@ def test_unknown_dataset_is_one_readable_error(capsys):
     assert "unknown dataset 'ml-9m'" in err and "ml-1m" in err and "Traceback" not in err
 
 
+def test_info_takes_names_from_the_catalog_only(capsys, tmp_path):
+    # A name that is a path to some YAML on disk must not be read, let alone instantiated.
+    evil = tmp_path / "evil.yaml"
+    marker = tmp_path / "ran"
+    evil.write_text(f"name: evil\nsource:\n  _target_: pathlib.Path.touch\n  self: {marker}\n")
+    relative = __import__("os").path.relpath(evil.with_suffix(""), __import__("recbench").data.catalog.CATALOG_DIR)
+    assert main(["datasets", "info", relative]) == 1
+    assert "unknown dataset" in capsys.readouterr().err
+    assert not marker.exists()
+
+
 def test_outside_a_checkout_the_catalog_error_says_how_to_install(capsys, monkeypatch, tmp_path):
     import recbench.data.catalog as catalog
 
@@ -51,3 +62,9 @@ def test_outside_a_checkout_the_catalog_error_says_how_to_install(capsys, monkey
     assert main(["datasets", "list"]) == 1
     err = capsys.readouterr().err
     assert "dataset catalog" in err and "pip install -e ." in err and "Traceback" not in err
+
+
+def test_missing_mandatory_value_is_one_message(capsys):
+    assert main(["datasets", "info", "custom"]) == 1
+    err = capsys.readouterr().err
+    assert "dataset 'custom' needs source.file: add source.file=..." in err and "Traceback" not in err

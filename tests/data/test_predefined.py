@@ -64,8 +64,8 @@ def test_overlap_is_refused(tiny, tmp_path):
 def test_ids_unknown_to_training_or_to_the_dataset_are_refused(tiny, tmp_path):
     train_file = write(tmp_path, "train.csv", [(1, "a"), (1, "b"), (2, "a"), (3, "b")])
     cold_item = write(tmp_path, "cold.csv", [(1, "c")])
-    with pytest.raises(RecbenchError, match="item that never occurs in the training file train.csv"):
-        PredefinedSplit(train_file, cold_item, folder=str(tmp_path))(tiny, seed=0)
+    with pytest.raises(RecbenchError, match="item .* never occurring in the training file train.csv"):
+        PredefinedSplit(train_file, cold_item, folder=str(tmp_path), unseen="error")(tiny, seed=0)
     stranger = write(tmp_path, "stranger.csv", [(1, "c"), (9, "z")])
     with pytest.raises(RecbenchError, match=r"stranger.csv, row 2: user 9 or item 'z' is not in dataset"):
         PredefinedSplit(train_file, stranger, folder=str(tmp_path))(tiny, seed=0)
@@ -76,3 +76,40 @@ def test_unknown_split_name_lists_the_options(tmp_path):
         compose_config(["split=nope"], tmp_path)
     message = str(error.value)
     assert "split/nope" in message and "leave_one_out" in message and "predefined" in message
+
+
+def test_unseen_targets_are_kept_with_a_warning_or_dropped(tiny, tmp_path, caplog):
+    train_file = write(tmp_path, "train.csv", [(1, "a"), (1, "b"), (2, "a")])
+    test_file = write(tmp_path, "test.csv", [(1, "c"), (2, "b"), (3, "b")])  # item c and user 3 are unseen
+    with caplog.at_level(logging.WARNING, logger="recbench.data.predefined"):
+        kept = PredefinedSplit(train_file, test_file, folder=str(tmp_path))(tiny, seed=0)
+    assert kept.counts()["test"] == 3
+    assert "evaluating 2 interaction(s)" in caplog.text
+    assert "1 in test.csv with a user (1 distinct); 1 in test.csv with a item (1 distinct)" in caplog.text
+    dropped = PredefinedSplit(train_file, test_file, folder=str(tmp_path), unseen="drop")(tiny, seed=0)
+    assert dropped.counts()["test"] == 1
+    assert dropped.interactions.user_ids[dropped.interactions.users[dropped.roles == 2]].tolist() == [2]
+    with pytest.raises(RecbenchError, match="split.unseen must be one of"):
+        PredefinedSplit(train_file, test_file, unseen="maybe")
+
+
+def test_reader_messages_name_the_split_keys(tiny, tmp_path):
+    (tmp_path / "train.tsv").write_text("user\titem\n1\ta\n")
+    with pytest.raises(RecbenchError, match=r"Set split.columns \(and split.sep / header\)"):
+        PredefinedSplit("train.tsv", "train.tsv", folder=str(tmp_path))(tiny, seed=0)
+    split = PredefinedSplit("train.tsv", "test.tsv", folder=str(tmp_path), sep="tab")
+    (tmp_path / "test.tsv").write_text("user\titem\n1\tb\n")
+    assert split(tiny, seed=0).counts()["test"] == 1
+
+
+@pytest.mark.parametrize("model", ["pop", "mlp"])
+def test_predefined_split_without_validation_file_runs(tmp_path, model):
+    # Documented as supported: no validation stage, for fitted models and for early stopping.
+    cfg = compose_config([f"model={model}"], tmp_path / "x")
+    data = load_dataset(cfg.dataset)
+    from recbench.data.split import RandomSplit
+    files = export_split(RandomSplit()(data, seed=0), tmp_path / "exported")
+    run = train(compose_config([f"model={model}", "split=predefined", f"split.train={files['train']}",
+                                f"split.test={files['test']}", "trainer.max_epochs=2"], tmp_path / "run"))
+    assert run.metrics["test/ndcg@10"] > 0
+    assert run.split_counts["valid"] == 0

@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+import pytest
+
 from recbench.data.preprocess import k_core, preprocess
+from recbench.errors import RecbenchError
 
 
 def naive_k_core(frame: pd.DataFrame, min_user: int, min_item: int) -> set[tuple]:
@@ -53,3 +56,11 @@ def test_threshold_dedup_latest_and_cap():
         (1, 10, 5.0, 300), (1, 11, 4.0, 200), (1, 12, 5.0, 50), (2, 11, 5.0, 20)]
     capped = preprocess(frame, deduplicate=True, max_user_interactions=2)
     assert sorted(zip(capped["user"], capped["timestamp"])) == [(1, 200), (1, 300), (2, 10), (2, 20)]
+
+
+def test_repeated_pairs_without_deduplication_are_refused():
+    # Kept, a repeated pair can land in train and test at once and score 0.0 without a word.
+    frame = pd.DataFrame({"user": [1, 1, 2, 1], "item": [10, 11, 10, 10], "timestamp": [1, 2, 3, 4]})
+    with pytest.raises(RecbenchError, match="deduplicate=false, but 2 interactions repeat .* user 1, item 10"):
+        preprocess(frame, deduplicate=False)
+    assert len(preprocess(frame.drop_duplicates(["user", "item"]), deduplicate=False)) == 3

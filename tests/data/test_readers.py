@@ -112,3 +112,61 @@ def test_empty_after_filtering_names_the_setting(tmp_path):
 def test_list_of_columns_renames_a_header_file_by_position(tmp_path):
     (tmp_path / "r.csv").write_text("a,b,c,d\n1,10,5,100\n1,11,3,200\n2,10,4,150\n")
     assert_expected(read_delimited("r.csv", folder=tmp_path, columns=["user", "item", "rating", "timestamp"]))
+
+
+def test_ids_are_kept_as_written(tmp_path):
+    # '007', '07' and '7' are three users; a file whose ids are plain integers keeps int64 ids.
+    (tmp_path / "r.csv").write_text("user,item\n007,1\n07,1\n7,2\n")
+    frame = read_delimited("r.csv", folder=tmp_path)
+    assert frame["user"].tolist() == ["007", "07", "7"]
+    assert frame["item"].dtype == np.int64 and frame["item"].tolist() == [1, 1, 2]
+    assert read_delimited("r.csv", folder=tmp_path, ids="string")["item"].tolist() == ["1", "1", "2"]
+    # Told they are integers, the three are one user.
+    assert read_delimited("r.csv", folder=tmp_path, ids="integer")["user"].tolist() == [7, 7, 7]
+
+
+def test_custom_dataset_counts_leading_zero_ids_apart(tmp_path):
+    (tmp_path / "r.csv").write_text("user,item\n007,a\n07,a\n7,b\n7,a\n")
+    entry = OmegaConf.create({"name": "toy", "path": str(tmp_path), "source": {
+        "_target_": "recbench.data.readers.read_interactions", "file": "r.csv"}, "preprocess": {}})
+    data = load_dataset(entry)
+    assert (data.n_users, data.n_items, len(data)) == (3, 2, 4)
+
+
+def test_ids_beyond_int64_work_as_text_or_are_refused_when_told_integer(tmp_path):
+    big = str(2**63)  # one past int64's maximum
+    (tmp_path / "r.csv").write_text(f"user,item\n{big},1\n{2**63 - 1},1\n")
+    assert read_delimited("r.csv", folder=tmp_path)["user"].tolist() == [big, str(2**63 - 1)]
+    with pytest.raises(RecbenchError, match=f"user id '{big}' is not an integer that fits int64"):
+        read_delimited("r.csv", folder=tmp_path, ids="integer")
+    (tmp_path / "s.csv").write_text(f"user,item\n{2**63 - 1},1\n-5,1\n")
+    assert read_delimited("s.csv", folder=tmp_path)["user"].tolist() == [2**63 - 1, -5]
+
+
+@pytest.mark.parametrize("value, shown", [("", "nan"), ("nan", "nan"), ("inf", "inf"), ("-inf", "-inf")])
+def test_empty_nan_and_infinite_ratings_are_refused(tmp_path, value, shown):
+    (tmp_path / "r.csv").write_text(f"user,item,rating\n1,10,5\n1,11,{value}\n")
+    with pytest.raises(RecbenchError) as error:
+        read_delimited("r.csv", folder=tmp_path)
+    assert "line 3: 1 rating(s) are empty, NaN or infinite" in str(error.value)
+    assert "dataset.source.columns.rating" in str(error.value)
+
+
+def test_nan_rating_in_parquet_is_refused(tmp_path):
+    pd.DataFrame({"user": [1, 2], "item": [1, 1], "rating": [4.0, np.nan]}).to_parquet(tmp_path / "r.parquet")
+    with pytest.raises(RecbenchError, match="rating\\(s\\) are empty, NaN or infinite"):
+        read_parquet("r.parquet", folder=tmp_path)
+
+
+@pytest.mark.parametrize("sep", ["\\t", "tab"])
+def test_tab_separator_spellings(tmp_path, sep):
+    (tmp_path / "r.tsv").write_text("user\titem\trating\ttimestamp\n1\t10\t5\t100\n1\t11\t3\t200\n2\t10\t4\t150\n")
+    assert_expected(read_delimited("r.tsv", folder=tmp_path, sep=sep))
+
+
+def test_messages_name_the_key_of_the_caller(tmp_path):
+    (tmp_path / "r.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(RecbenchError, match="Set split.columns \\(and split.sep / header\\)"):
+        read_interactions("r.csv", folder=tmp_path, setting="split")
+    with pytest.raises(RecbenchError, match="check split.folder and split.train"):
+        read_interactions("nope.csv", folder=tmp_path, setting="split")

@@ -90,3 +90,19 @@ def test_cli_errors_are_one_readable_line(main_runs, tmp_path, capsys, argv, mes
 def test_cli_without_paths_says_what_to_pass(capsys):
     assert cli(["leaderboard"]) == 1
     assert "no runs given" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "null"])
+def test_a_run_with_non_finite_test_metrics_is_not_counted_as_a_seed(main_runs, value):
+    bad = main_runs / "pop" / "seed2" / "results.json"
+    text = bad.read_text()
+    payload = json.loads(text)
+    good = [json.loads((main_runs / "pop" / f"seed{s}" / "results.json").read_text())["metrics"]["test/ndcg@10"]
+            for s in (1, 3)]
+    bad.write_text(text.replace(f'"test/ndcg@10": {json.dumps(payload["metrics"]["test/ndcg@10"])}',
+                                f'"test/ndcg@10": {value}'))
+    collection = collect_runs([main_runs])
+    assert any(str(bad) in w and "NaN, infinite or missing" in w for w in collection.warnings)
+    row = build_leaderboard(collection).table.set_index("model").loc["pop"]
+    assert row["seeds"] == [1, 3] and row["n_seeds"] == 2
+    assert row["test/ndcg@10"] == pytest.approx(sum(good) / 2)

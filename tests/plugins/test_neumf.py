@@ -58,3 +58,22 @@ def test_missing_or_mismatched_checkpoint_is_a_readable_error(tmp_path):
     torch.save({"state_dict": {f"model.{k}": v for k, v in GMF(4, 5, embedding_dim=2).state_dict().items()}}, path)
     with pytest.raises(RecbenchError, match="does not fit this NeuMF"):
         NeuMF(4, 5, embedding_dim=8, gmf_checkpoint=str(path))
+
+
+class _RunsCode:
+    """Unpickling this calls ``Path.touch(marker)``: what a crafted checkpoint would do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return Path.touch, (self.marker,)
+
+
+def test_crafted_checkpoint_is_refused_without_running_code(tmp_path):
+    marker = tmp_path / "code_ran"
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "payload": _RunsCode(marker)}, path)
+    with pytest.raises(RecbenchError, match="model.gmf_checkpoint .* is not a recbench checkpoint that loads safely"):
+        NeuMF(4, 5, gmf_checkpoint=str(path))
+    assert not marker.exists()

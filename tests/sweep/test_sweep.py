@@ -216,3 +216,40 @@ def test_a_sweep_on_postgresql(tmp_path):
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
     assert study.best_value == run_results(study.best_trial)["metrics"]["valid/ndcg@10"]
     assert not (tmp_path / "optuna.db").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_corrupt_storage_is_one_message(tmp_path, kind):
+    file = tmp_path / ("study.db" if kind == "sqlite" else "study.log")
+    file.write_bytes(b'{"op_code": 0, "worker_id": "x"\nnot json, not sqlite\x00\x01\n')
+    spec = f"sqlite:///{file}" if kind == "sqlite" else f"journal:{file}"
+    done = subprocess.run(sweep_command("model=pop", "hparams_search=pop_optuna", "hydra.sweeper.n_trials=1",
+                                        f"hydra.sweeper.storage={spec}", f"hydra.sweep.dir={tmp_path / 'out'}"),
+                          cwd=ROOT, env={**sweep_env(), "HYDRA_FULL_ERROR": "0"}, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert "error: cannot" in done.stderr and "damaged" in done.stderr
+    assert len(done.stderr.strip().splitlines()) <= 3, done.stderr
+
+
+@pytest.mark.slow
+def test_a_sweep_rerun_right_after_kill_9_finishes_n_trials(tmp_path):
+    """No waiting for heartbeats (a minute apart here): the dead trial's process is gone, so the
+    rerun fails it at once and runs it again."""
+    args = ["hparams_search=mlp_optuna", "hydra.sweeper.n_trials=3", "hydra.sweeper.heartbeat_interval=60",
+            f"hydra.sweep.dir={tmp_path}"]
+    sweep = subprocess.Popen(sweep_command(*args), cwd=ROOT, env=sweep_env(), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    while not (tmp_path / "1").exists() and sweep.poll() is None:
+        time.sleep(0.05)
+    sweep.send_signal(signal.SIGKILL)  # while trial 1 runs
+    sweep.wait(timeout=60)
+    storage = f"sqlite:///{tmp_path}/optuna.db"
+    assert [t.state for t in load(storage, "mlp-synthetic").trials] == [TrialState.COMPLETE, TrialState.RUNNING]
+    run_sweep(*args)  # at once
+    trials = load(storage, "mlp-synthetic").trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE,
+                                         TrialState.COMPLETE]
+    assert trials[1].user_attrs["interrupted"] and trials[1].user_attrs["owner"]["pid"] == sweep.pid
