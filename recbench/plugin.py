@@ -23,6 +23,10 @@ hyperparameters with defaults. Every plugin is a :class:`Scorer`; it is trained 
   ``manual_optimization = True`` and provides ``configure_optimizers()`` and
   ``manual_step(batch, module)`` (see Lightning's manual optimisation).
 
+A gradient model may also define ``prepare(train)``: recbench calls it with the binary training
+matrix ``[n_users, n_items]`` (CSR) before every fit, so that a model can tell which users and
+items have no training interactions (cold ids, scored from their side features alone).
+
 A plugin never ranks, masks or computes metrics: the evaluator does that for every model alike.
 """
 

@@ -1,0 +1,159 @@
+"""Layers that embed users or items from their ids and their side features, and ranking losses.
+
+Shared by the feature-aware plugins (``hybridmf``, ``dropoutnet``, ``mlp``/``neumf`` with
+``use_features``). How a model knows which ids are cold: recbench calls the optional plugin hook
+``prepare(train)`` with the training matrix before every fit (see
+:meth:`recbench.training.module.RecommenderModule.on_fit_start`); :class:`HybridEmbedding` records
+there which ids have at least one training interaction (``warm``, a persistent buffer, so a
+checkpoint keeps it). A cold id's vector is then its features' embedding only: its id embedding is
+neither used when scoring nor trained (not even as a sampled negative), as in LightFM, where a new
+item is the sum of its feature embeddings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+import numpy as np
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from recbench.errors import RecbenchError, require
+
+RANKING_LOSSES = ("bpr", "warp", "sampled_softmax")
+
+
+def feature_tower(in_dim: int, out_dim: int, hidden_dims: Sequence[int] = (), dropout: float = 0.0) -> nn.Module:
+    """A map from feature vectors ``[*, in_dim]`` to ``[*, out_dim]``: linear, or ReLU layers then linear.
+
+    With no hidden layer it is a bias-free linear map, so an id without features (an all-zero row)
+    gets a zero vector: LightFM's "sum of the feature embeddings".
+    """
+    layers, width = [], in_dim
+    for hidden in hidden_dims:
+        layers += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout)]
+        width = hidden
+    layers.append(nn.Linear(width, out_dim, bias=bool(hidden_dims)))
+    for layer in layers:
+        if isinstance(layer, nn.Linear):
+            nn.init.normal_(layer.weight, std=0.01)
+    return nn.Sequential(*layers)
+
+
+class HybridEmbedding(nn.Module):
+    """``vector(x) = warm[x] * id_embedding[x] + tower(features[x])``, ``[*, embedding_dim]``.
+
+    Args:
+        n: number of ids (users or items).
+        embedding_dim: size of the vectors.
+        features: side features of every id (``values`` float ``[n, dim]``, ``mask`` bool ``[n]``),
+            or None for an id-only embedding.
+        use_ids: add the id embedding (False: content only, every id is treated as cold).
+        hidden_dims: hidden layers of the feature tower (empty: a linear map).
+        dropout: dropout inside the feature tower.
+        init_std: standard deviation of the id embedding's initial values.
+    """
+
+    def __init__(self, n: int, embedding_dim: int, features=None, use_ids: bool = True,
+                 hidden_dims: Sequence[int] = (), dropout: float = 0.0, init_std: float = 0.01):
+        super().__init__()
+        require(features is not None or use_ids, "an embedding needs ids or features")
+        self.n, self.embedding_dim, self.use_ids = n, embedding_dim, use_ids
+        self.ids = nn.Embedding(n, embedding_dim) if use_ids else None
+        if self.ids is not None:
+            nn.init.normal_(self.ids.weight, std=init_std)
+        # All ids count as warm until prepare() says otherwise (a model trained without it is plain MF).
+        self.register_buffer("warm", torch.ones(n, dtype=torch.bool))
+        self.tower = None
+        if features is not None:
+            values = torch.as_tensor(features.values, dtype=torch.float32)
+            require(values.ndim == 2 and values.shape[0] == n,
+                    f"features must have one row per id: expected [{n}, dim], got {list(values.shape)}")
+            # Non-persistent: features come from the dataset, not from the checkpoint.
+            self.register_buffer("values", values, persistent=False)
+            self.tower = feature_tower(values.shape[1], embedding_dim, hidden_dims, dropout)
+
+    def set_warm(self, degree: np.ndarray) -> None:
+        """Mark the ids with at least one training interaction (``degree`` ``[n]``) as warm."""
+        self.warm.copy_(torch.as_tensor(np.asarray(degree) > 0, device=self.warm.device))
+
+    def content(self, index: Tensor | None = None) -> Tensor:
+        """The features' part of the vectors of ``index`` (all ids when None): ``[*, embedding_dim]``."""
+        values = self.values if index is None else self.values[index]
+        return self.tower(values)
+
+    def identity(self, index: Tensor | None = None) -> Tensor:
+        """The id part, zero for cold ids: ``[*, embedding_dim]``."""
+        weight = self.ids.weight if index is None else self.ids(index)
+        warm = self.warm if index is None else self.warm[index]
+        # where, not a product: a cold id's embedding gets no gradient and cannot leak (NaN * 0).
+        return torch.where(warm[..., None], weight, torch.zeros((), device=weight.device))
+
+    def forward(self, index: Tensor | None = None) -> Tensor:
+        """Vectors of the ids in ``index`` (any shape ``S``) ``[*S, embedding_dim]``; all ids when None."""
+        parts = []
+        if self.ids is not None:
+            parts.append(self.identity(index))
+        if self.tower is not None:
+            parts.append(self.content(index))
+        return parts[0] if len(parts) == 1 else parts[0] + parts[1]
+
+
+def training_degrees(train: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Training interactions per user ``[n_users]`` and per item ``[n_items]``."""
+    train = sp.csr_matrix(train)
+    return np.diff(train.indptr), np.bincount(train.indices, minlength=train.shape[1])
+
+
+def feature_tensors(features, owner: str, what: str):
+    """Check that a feature-aware model got the features it needs; return them.
+
+    Raises a :class:`RecbenchError` naming the model and the missing features when ``features`` is
+    None (the dataset has none of that kind, or the config selected none).
+    """
+    if features is None:
+        raise RecbenchError(f"model {owner} needs {what} features, but the dataset provides none: use a "
+                            f"dataset with {what} side information (e.g. dataset=ml-100k) or turn the "
+                            f"model's {what} features off")
+    values = torch.as_tensor(features.values)
+    if values.ndim != 2 or values.shape[1] == 0:
+        raise RecbenchError(f"model {owner}: the selected {what} features are empty ({list(values.shape)}); "
+                            f"check model.{what}_fields")
+    return features
+
+
+def ranking_loss(positive: Tensor, negative: Tensor, loss: str, n_items: int, margin: float = 1.0) -> Tensor:
+    """The mean training loss from the scores of observed and sampled items.
+
+    Args:
+        positive: scores of the observed items, ``[B]``.
+        negative: scores of the sampled unseen items, ``[B, K]``.
+        loss: ``"bpr"`` (Rendle et al. 2009: mean of ``-log sigmoid(pos - neg)``), ``"warp"``
+            or ``"sampled_softmax"`` (cross-entropy of the positive against itself and the
+            negatives; uniform sampling needs no log-q correction).
+        n_items: number of items, for WARP's rank estimate.
+        margin: WARP's hinge margin.
+
+    ``"warp"`` is a batched form of WARP (Weston et al., IJCAI 2011; LightFM's default): of the
+    K sampled negatives, ``v`` violate the margin (``neg > pos - margin``); the positive's rank
+    among the ``n_items - 1`` others is estimated as ``floor((n_items - 1) * v / K)``, and the
+    hinge of the most violating negative is weighted by ``log(1 + rank)``. LightFM samples one
+    negative at a time until one violates; drawing K at once gives the same estimate in tensors.
+    """
+    if loss == "bpr":
+        return -F.logsigmoid(positive[:, None] - negative).mean()
+    if loss == "warp":
+        hinge = margin - positive[:, None] + negative  # [B, K]
+        violations = (hinge > 0).sum(dim=1)  # [B]
+        rank = torch.floor((n_items - 1) * violations / negative.shape[1])
+        weight = torch.log1p(rank)  # 0 when nothing violates
+        return (weight * hinge.amax(dim=1).clamp(min=0)).mean()
+    logits = torch.cat([positive[:, None], negative], dim=1)  # [B, 1 + K]
+    return F.cross_entropy(logits, torch.zeros(len(logits), dtype=torch.long, device=logits.device))
+
+
+def check_loss_name(loss: str) -> None:
+    """Check ``model.loss`` against :data:`RANKING_LOSSES`."""
+    require(loss in RANKING_LOSSES, f"model.loss must be one of {', '.join(RANKING_LOSSES)}, got {loss!r}")
+
