@@ -41,6 +41,49 @@ def feature_tower(in_dim: int, out_dim: int, hidden_dims: Sequence[int] = (), dr
     return nn.Sequential(*layers)
 
 
+class SideFeatures(nn.Module):
+    """The side-feature part of ids' vectors, and which ids are warm.
+
+    Combines an id part ``e[x]`` with the features' embedding: ``warm[x] * e[x] + tower(features[x])``.
+    Models with their own id embeddings (mlp, neumf) add this module beside them, so that their
+    parameters and checkpoints are unchanged when features are off.
+
+    Args:
+        n: number of ids (users or items).
+        embedding_dim: size of the vectors.
+        features: side features of every id (``values`` float ``[n, dim]``, ``mask`` bool ``[n]``).
+        hidden_dims: hidden layers of the feature tower (empty: a linear map).
+        dropout: dropout inside the feature tower.
+    """
+
+    def __init__(self, n: int, embedding_dim: int, features, hidden_dims: Sequence[int] = (),
+                 dropout: float = 0.0):
+        super().__init__()
+        values = torch.as_tensor(features.values, dtype=torch.float32)
+        require(values.ndim == 2 and values.shape[0] == n,
+                f"features must have one row per id: expected [{n}, dim], got {list(values.shape)}")
+        # Non-persistent: features come from the dataset, not from the checkpoint.
+        self.register_buffer("values", values, persistent=False)
+        # Ids with a training interaction; all warm until set_warm() (through the plugin's prepare()).
+        self.register_buffer("warm", torch.ones(n, dtype=torch.bool))
+        self.tower = feature_tower(values.shape[1], embedding_dim, hidden_dims, dropout)
+
+    def set_warm(self, degree: np.ndarray) -> None:
+        """Mark the ids with at least one training interaction (``degree`` ``[n]``) as warm."""
+        self.warm.copy_(torch.as_tensor(np.asarray(degree) > 0, device=self.warm.device))
+
+    def content(self, index: Tensor | None = None) -> Tensor:
+        """The features' embedding of ``index`` (any shape ``S``; all ids when None): ``[*S, embedding_dim]``."""
+        return self.tower(self.values if index is None else self.values[index])
+
+    def forward(self, id_vectors: Tensor, index: Tensor | None = None) -> Tensor:
+        """``warm * id_vectors + content``, ``[*S, embedding_dim]``, for ``id_vectors`` of ``index``."""
+        warm = self.warm if index is None else self.warm[index]
+        # where, not a product: a cold id's embedding gets no gradient and cannot leak (NaN * 0).
+        kept = torch.where(warm[..., None], id_vectors, torch.zeros((), device=id_vectors.device))
+        return kept + self.content(index)
+
+
 class HybridEmbedding(nn.Module):
     """``vector(x) = warm[x] * id_embedding[x] + tower(features[x])``, ``[*, embedding_dim]``.
 
@@ -59,45 +102,23 @@ class HybridEmbedding(nn.Module):
                  hidden_dims: Sequence[int] = (), dropout: float = 0.0, init_std: float = 0.01):
         super().__init__()
         require(features is not None or use_ids, "an embedding needs ids or features")
-        self.n, self.embedding_dim, self.use_ids = n, embedding_dim, use_ids
         self.ids = nn.Embedding(n, embedding_dim) if use_ids else None
         if self.ids is not None:
             nn.init.normal_(self.ids.weight, std=init_std)
-        # All ids count as warm until prepare() says otherwise (a model trained without it is plain MF).
-        self.register_buffer("warm", torch.ones(n, dtype=torch.bool))
-        self.tower = None
-        if features is not None:
-            values = torch.as_tensor(features.values, dtype=torch.float32)
-            require(values.ndim == 2 and values.shape[0] == n,
-                    f"features must have one row per id: expected [{n}, dim], got {list(values.shape)}")
-            # Non-persistent: features come from the dataset, not from the checkpoint.
-            self.register_buffer("values", values, persistent=False)
-            self.tower = feature_tower(values.shape[1], embedding_dim, hidden_dims, dropout)
+        self.side = SideFeatures(n, embedding_dim, features, hidden_dims, dropout) if features is not None else None
 
     def set_warm(self, degree: np.ndarray) -> None:
-        """Mark the ids with at least one training interaction (``degree`` ``[n]``) as warm."""
-        self.warm.copy_(torch.as_tensor(np.asarray(degree) > 0, device=self.warm.device))
-
-    def content(self, index: Tensor | None = None) -> Tensor:
-        """The features' part of the vectors of ``index`` (all ids when None): ``[*, embedding_dim]``."""
-        values = self.values if index is None else self.values[index]
-        return self.tower(values)
-
-    def identity(self, index: Tensor | None = None) -> Tensor:
-        """The id part, zero for cold ids: ``[*, embedding_dim]``."""
-        weight = self.ids.weight if index is None else self.ids(index)
-        warm = self.warm if index is None else self.warm[index]
-        # where, not a product: a cold id's embedding gets no gradient and cannot leak (NaN * 0).
-        return torch.where(warm[..., None], weight, torch.zeros((), device=weight.device))
+        """Mark the ids with at least one training interaction as warm (no-op without features)."""
+        if self.side is not None:
+            self.side.set_warm(degree)
 
     def forward(self, index: Tensor | None = None) -> Tensor:
         """Vectors of the ids in ``index`` (any shape ``S``) ``[*S, embedding_dim]``; all ids when None."""
-        parts = []
-        if self.ids is not None:
-            parts.append(self.identity(index))
-        if self.tower is not None:
-            parts.append(self.content(index))
-        return parts[0] if len(parts) == 1 else parts[0] + parts[1]
+        if self.side is None:
+            return self.ids.weight if index is None else self.ids(index)
+        if self.ids is None:
+            return self.side.content(index)
+        return self.side(self.ids.weight if index is None else self.ids(index), index)
 
 
 def training_degrees(train: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
@@ -121,6 +142,23 @@ def feature_tensors(features, owner: str, what: str):
         raise RecbenchError(f"model {owner}: the selected {what} features are empty ({list(values.shape)}); "
                             f"check model.{what}_fields")
     return features
+
+
+def feature_side_inputs(owner: str, use_features: bool, feature_inputs: Sequence[str], item_features,
+                        user_features) -> tuple:
+    """The ``(item_features, user_features)`` a model with a ``use_features`` switch should use.
+
+    Both None when ``use_features`` is off (whatever was passed); otherwise the sides listed in
+    ``feature_inputs``, each checked to be present (:func:`feature_tensors`).
+    """
+    if not use_features:
+        return None, None
+    sides = tuple(feature_inputs)
+    require(len(sides) > 0 and set(sides) <= {"item", "user"},
+            f"model.feature_inputs must list item and/or user, got {list(sides)}")
+    item = feature_tensors(item_features, owner, "item") if "item" in sides else None
+    user = feature_tensors(user_features, owner, "user") if "user" in sides else None
+    return item, user
 
 
 def ranking_loss(positive: Tensor, negative: Tensor, loss: str, n_items: int, margin: float = 1.0) -> Tensor:

@@ -66,9 +66,9 @@ def test_hybridmf_loss_is_the_ranking_loss_of_its_hand_computed_scores():
     model = HybridMF(3, 4, item_features=features(x), embedding_dim=3, loss="bpr", embedding_reg=0.1)
     with torch.no_grad():
         model.item_bias.ids.weight.copy_(torch.tensor([[0.1], [0.2], [0.3], [0.4]]))
-        model.item_bias.tower[0].weight.copy_(torch.tensor([[0.5, -0.5]]))
+        model.item_bias.side.tower[0].weight.copy_(torch.tensor([[0.5, -0.5]]))
     p = model.users.ids.weight.detach()
-    q = model.items.ids.weight.detach() + x @ model.items.tower[0].weight.detach().T  # [4, 3]
+    q = model.items.ids.weight.detach() + x @ model.items.side.tower[0].weight.detach().T  # [4, 3]
     b = model.item_bias.ids.weight.detach()[:, 0] + x @ torch.tensor([0.5, -0.5])
     batch = {"users": torch.tensor([0, 2]), "items": torch.tensor([1, 2]), "negatives": torch.tensor([[3], [0]])}
     pos = torch.stack([p[0] @ q[1] + b[1], p[2] @ q[2] + b[2]])
@@ -105,7 +105,7 @@ def test_a_cold_items_score_depends_on_its_features_only(build):
     after = model.score(users, torch.zeros(3, 5))
     torch.testing.assert_close(after[:, 3], before[:, 3])
     assert not torch.allclose(after[:, 0], before[:, 0])
-    content = model.items.values if isinstance(model, HybridMF) else model.item_content
+    content = model.items.side.values if isinstance(model, HybridMF) else model.item_content
     content[3] += 1.0  # the cold item's features: an effect
     assert not torch.allclose(model.score(users, torch.zeros(3, 5))[:, 3], after[:, 3])
 
@@ -174,7 +174,7 @@ def test_feature_models_rank_cold_items_far_better_than_popularity(name):
                            optimizer=lambda p: torch.optim.Adam(p, lr=0.01))
     _train(model, split, epochs=15)
     # prepare() ran through the Lightning module: exactly the cold items are marked cold.
-    warm = model.items.warm if name == "hybridmf" else model.item_warm
+    warm = model.items.side.warm if name == "hybridmf" else model.item_warm
     assert np.array_equal(np.flatnonzero(~warm.numpy()), cold)
     pop = Pop(split.n_users, split.n_items)
     pop.fit(split.train)
