@@ -13,6 +13,8 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from recbench.config import build
+from recbench.data.feature_loading import (attach_features, model_feature_kwargs, model_feature_sides, plugin_node,
+                                           split_feature_sides)
 from recbench.data.interactions import Interactions, SplitData
 from recbench.data.loading import load_dataset
 from recbench.data.preprocess import statistics
@@ -45,6 +47,9 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
     pl.seed_everything(cfg.seed, workers=True)
 
     data = load_dataset(cfg.dataset, cache_dir=cfg.paths.cache_dir)
+    feature_sides = {*model_feature_sides(cfg.model), *split_feature_sides(cfg.split)}
+    data, encoder_record = attach_features(cfg.dataset, data, feature_sides, cfg.get("encoder"),
+                                           cfg.paths.cache_dir)
     split, split_file = cached_split(cfg.split, data, seed=cfg.split.get("seed", cfg.seed),
                                      cache_dir=cfg.paths.cache_dir)
     stats = statistics(data)
@@ -52,7 +57,8 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
 
     def build_model():
         pl.seed_everything(cfg.seed, workers=True)
-        return build(cfg.model, "model", n_users=data.n_users, n_items=data.n_items)
+        return build(plugin_node(cfg.model), "model", n_users=data.n_users, n_items=data.n_items,
+                     **model_feature_kwargs(cfg.model, data, cfg.dataset.name))
 
     model = build_model()
     logger = build_logger(cfg)
@@ -65,6 +71,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
         outcome = run_gradient_model(model, split, cfg, logger, output_dir, extra_callbacks or [], build_model)
 
     results = assemble_results(cfg, data, split, model, outcome, stats, split_file)
+    results["encoder"] = encoder_record.to_dict() if encoder_record else None
     if outcome.is_global_zero:
         save_run(output_dir, results, data, split, outcome, cfg.evaluation.save_recommendations)
         close_logger(logger, results, output_dir)

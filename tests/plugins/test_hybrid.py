@@ -16,16 +16,9 @@ from plugins.pop import Pop
 from recbench.data.interactions import Interactions, Role, SplitData
 from recbench.errors import RecbenchError
 from recbench.feature_layers import ranking_loss
+from recbench.plugin import FeatureTensors
 from recbench.training.module import InteractionDataModule, RecommenderModule
 
-try:  # TODO(hybrid): the features branch adds it; drop this fallback after merging
-    from recbench.plugin import FeatureTensors
-except ImportError:
-    from typing import NamedTuple
-
-    class FeatureTensors(NamedTuple):
-        values: torch.Tensor
-        mask: torch.Tensor
 
 
 def features(values) -> FeatureTensors:
