@@ -10,19 +10,35 @@ import torch
 from torch import Tensor, nn
 
 from recbench.errors import require, require_fraction, require_positive
-from recbench.feature_layers import check_loss_name, feature_tensors, ranking_loss, training_degrees
+from recbench.feature_layers import (FeatureProjection, check_loss_name, feature_tensors, ranking_loss,
+                                     training_degrees)
 
 FEATURE_KINDS = ("item", "user")
 
 
-def _tower(in_dim: int, hidden_dims: Sequence[int], latent_dim: int) -> nn.Sequential:
-    """tanh layers then a linear map to the scoring space (the paper uses tanh units)."""
-    layers, width = [], in_dim
-    for hidden in hidden_dims:
-        layers += [nn.Linear(width, hidden), nn.Tanh()]
-        width = hidden
-    layers.append(nn.Linear(width, latent_dim))
-    return nn.Sequential(*layers)
+class _Tower(nn.Module):
+    """``[cf, content]`` through tanh layers into the scoring space.
+
+    The first layer's content half is a :class:`FeatureProjection` (sparse features stay cheap);
+    ``W [cf; x] = W_cf cf + W_x x``, so nothing is concatenated.
+    """
+
+    def __init__(self, cf_dim: int, features, hidden_dims: Sequence[int], latent_dim: int):
+        super().__init__()
+        widths = [*hidden_dims, latent_dim]
+        self.cf = nn.Linear(cf_dim, widths[0])
+        self.content = FeatureProjection(features, widths[0]) if features is not None else None
+        layers = []
+        for width_in, width_out in zip(widths[:-1], widths[1:]):
+            layers += [nn.Tanh(), nn.Linear(width_in, width_out)]
+        self.rest = nn.Sequential(*layers)
+
+    def forward(self, cf: Tensor, index: Tensor | None = None) -> Tensor:
+        """``[*S, latent_dim]`` from CF inputs ``[*S, cf_dim]`` of the ids ``index`` (all when None)."""
+        first = self.cf(cf)
+        if self.content is not None:
+            first = first + self.content(index)
+        return self.rest(first)
 
 
 class DropoutNet(nn.Module):
@@ -88,15 +104,8 @@ class DropoutNet(nn.Module):
         self.item_cf = nn.Embedding(n_items, embedding_dim)
         nn.init.normal_(self.user_cf.weight, std=0.1)
         nn.init.normal_(self.item_cf.weight, std=0.1)
-        item_values = torch.as_tensor(item_features.values, dtype=torch.float32)
-        self.register_buffer("item_content", item_values, persistent=False)
-        user_dim = 0
-        if user_features is not None:
-            self.register_buffer("user_content", torch.as_tensor(user_features.values, dtype=torch.float32),
-                                 persistent=False)
-            user_dim = self.user_content.shape[1]
-        self.user_tower = _tower(embedding_dim + user_dim, hidden_dims, latent_dim)
-        self.item_tower = _tower(embedding_dim + item_values.shape[1], hidden_dims, latent_dim)
+        self.user_tower = _Tower(embedding_dim, user_features, hidden_dims, latent_dim)
+        self.item_tower = _Tower(embedding_dim, item_features, hidden_dims, latent_dim)
         # Ids with training interactions; all warm until prepare() is called.
         self.register_buffer("user_warm", torch.ones(n_users, dtype=torch.bool))
         self.register_buffer("item_warm", torch.ones(n_items, dtype=torch.bool))
@@ -117,17 +126,15 @@ class DropoutNet(nn.Module):
         """Items in the scoring space, ``[*S, latent_dim]`` (all items when None)."""
         cf = self.item_cf.weight if items is None else self.item_cf(items)
         warm = self.item_warm if items is None else self.item_warm[items]
-        content = self.item_content if items is None else self.item_content[items]
         cf = torch.where(self._keep(warm), cf, torch.zeros((), device=cf.device))
-        return self.item_tower(torch.cat([cf, content], dim=-1))
+        return self.item_tower(cf, items)
 
     def user_vectors(self, users: Tensor) -> Tensor:
         """Users in the scoring space, ``[B, latent_dim]``."""
         cf = self.user_cf(users)
-        if not hasattr(self, "user_content"):  # no user content: the CF input is all there is
-            return self.user_tower(cf)
-        cf = torch.where(self._keep(self.user_warm[users]), cf, torch.zeros((), device=cf.device))
-        return self.user_tower(torch.cat([cf, self.user_content[users]], dim=-1))
+        if self.user_tower.content is not None:  # without user content the CF input is all there is
+            cf = torch.where(self._keep(self.user_warm[users]), cf, torch.zeros((), device=cf.device))
+        return self.user_tower(cf, users)
 
     def loss(self, batch: dict[str, Tensor]) -> Tensor:
         u = self.user_vectors(batch["users"])  # [B, h]

@@ -13,6 +13,7 @@ item is the sum of its feature embeddings.
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -24,21 +25,71 @@ from recbench.errors import RecbenchError, require
 RANKING_LOSSES = ("bpr", "warp", "sampled_softmax")
 
 
-def feature_tower(in_dim: int, out_dim: int, hidden_dims: Sequence[int] = (), dropout: float = 0.0) -> nn.Module:
-    """A map from feature vectors ``[*, in_dim]`` to ``[*, out_dim]``: linear, or ReLU layers then linear.
+class FeatureProjection(nn.Module):
+    """A linear map of every id's feature vector, ``x_n W (+ b)``, computed from the nonzeros only.
 
-    With no hidden layer it is a bias-free linear map, so an id without features (an all-zero row)
-    gets a zero vector: LightFM's "sum of the feature embeddings".
+    Side features are mostly sparse (multi-hot genres and tags, TF-IDF words): the rows are kept as
+    bags of (column, value) and mapped with ``embedding_bag``, LightFM's sum of feature embeddings,
+    at a cost of nonzeros x out_dim instead of n x dim x out_dim. Dense features (a text encoder's
+    output) work the same way.
+
+    Args:
+        features: side features of every id (``values`` float ``[n, dim]``, ``mask`` bool ``[n]``).
+        out_dim: output size.
+        bias: add a bias (False: an id without features maps to zero).
     """
-    layers, width = [], in_dim
-    for hidden in hidden_dims:
-        layers += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout)]
-        width = hidden
-    layers.append(nn.Linear(width, out_dim, bias=bool(hidden_dims)))
-    for layer in layers:
-        if isinstance(layer, nn.Linear):
-            nn.init.normal_(layer.weight, std=0.01)
-    return nn.Sequential(*layers)
+
+    def __init__(self, features, out_dim: int, bias: bool = False):
+        super().__init__()
+        values = torch.as_tensor(features.values, dtype=torch.float32)
+        require(values.ndim == 2, f"features must be a matrix [n, dim], got shape {list(values.shape)}")
+        rows, columns = values.nonzero(as_tuple=True)  # row-major, so each row's nonzeros are contiguous
+        # Non-persistent: features come from the dataset, not from the checkpoint.
+        self.register_buffer("columns", columns, persistent=False)  # [nnz]
+        self.register_buffer("weights", values[rows, columns], persistent=False)  # [nnz]
+        offsets = torch.zeros(values.shape[0], dtype=torch.long)
+        offsets[1:] = torch.bincount(rows, minlength=values.shape[0]).cumsum(0)[:-1]
+        self.register_buffer("offsets", offsets, persistent=False)  # [n]: start of each row's bag
+        self.n, self.in_dim = values.shape
+        self.weight = nn.Parameter(torch.randn(self.in_dim, out_dim) * 0.01)  # [dim, out_dim]
+        self.bias = nn.Parameter(torch.zeros(out_dim)) if bias else None
+
+    def forward(self, index: Tensor | None = None) -> Tensor:
+        """``[*S, out_dim]`` for the ids in ``index`` (any shape ``S``); ``[n, out_dim]`` when None.
+
+        All ids are mapped at once (cheap: nonzeros only) and then indexed.
+        """
+        out = F.embedding_bag(self.columns, self.weight, self.offsets, mode="sum",
+                              per_sample_weights=self.weights)  # [n, out_dim]
+        if self.bias is not None:
+            out = out + self.bias
+        return out if index is None else out[index]
+
+
+class FeatureTower(nn.Module):
+    """Features to vectors: a linear map, or ReLU layers then a linear map.
+
+    With no hidden layer it is bias-free, so an id without features gets a zero vector.
+
+    Args:
+        features: side features of every id.
+        out_dim: size of the output vectors.
+        hidden_dims: hidden ReLU layer sizes.
+        dropout: dropout after each hidden layer.
+    """
+
+    def __init__(self, features, out_dim: int, hidden_dims: Sequence[int] = (), dropout: float = 0.0):
+        super().__init__()
+        widths = [*hidden_dims, out_dim]
+        self.first = FeatureProjection(features, widths[0], bias=bool(hidden_dims))
+        layers = []
+        for width_in, width_out in zip(widths[:-1], widths[1:]):
+            layers += [nn.ReLU(), nn.Dropout(dropout), nn.Linear(width_in, width_out)]
+        self.rest = nn.Sequential(*layers)
+
+    def forward(self, index: Tensor | None = None) -> Tensor:
+        """``[*S, out_dim]`` for the ids in ``index``; all ids when None."""
+        return self.rest(self.first(index))
 
 
 class SideFeatures(nn.Module):
@@ -59,14 +110,11 @@ class SideFeatures(nn.Module):
     def __init__(self, n: int, embedding_dim: int, features, hidden_dims: Sequence[int] = (),
                  dropout: float = 0.0):
         super().__init__()
-        values = torch.as_tensor(features.values, dtype=torch.float32)
-        require(values.ndim == 2 and values.shape[0] == n,
-                f"features must have one row per id: expected [{n}, dim], got {list(values.shape)}")
-        # Non-persistent: features come from the dataset, not from the checkpoint.
-        self.register_buffer("values", values, persistent=False)
+        rows = len(features.values)
+        require(rows == n, f"features must have one row per id: expected {n} rows, got {rows}")
         # Ids with a training interaction; all warm until set_warm() (through the plugin's prepare()).
         self.register_buffer("warm", torch.ones(n, dtype=torch.bool))
-        self.tower = feature_tower(values.shape[1], embedding_dim, hidden_dims, dropout)
+        self.tower = FeatureTower(features, embedding_dim, hidden_dims, dropout)
 
     def set_warm(self, degree: np.ndarray) -> None:
         """Mark the ids with at least one training interaction (``degree`` ``[n]``) as warm."""
@@ -74,7 +122,7 @@ class SideFeatures(nn.Module):
 
     def content(self, index: Tensor | None = None) -> Tensor:
         """The features' embedding of ``index`` (any shape ``S``; all ids when None): ``[*S, embedding_dim]``."""
-        return self.tower(self.values if index is None else self.values[index])
+        return self.tower(index)
 
     def forward(self, id_vectors: Tensor, index: Tensor | None = None) -> Tensor:
         """``warm * id_vectors + content``, ``[*S, embedding_dim]``, for ``id_vectors`` of ``index``."""

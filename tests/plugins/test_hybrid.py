@@ -15,7 +15,7 @@ from plugins.hybridmf import HybridMF
 from plugins.pop import Pop
 from recbench.data.interactions import Interactions, Role, SplitData
 from recbench.errors import RecbenchError
-from recbench.feature_layers import ranking_loss
+from recbench.feature_layers import FeatureProjection, ranking_loss
 from recbench.plugin import FeatureTensors
 from recbench.training.module import InteractionDataModule, RecommenderModule
 
@@ -59,9 +59,9 @@ def test_hybridmf_loss_is_the_ranking_loss_of_its_hand_computed_scores():
     model = HybridMF(3, 4, item_features=features(x), embedding_dim=3, loss="bpr", embedding_reg=0.1)
     with torch.no_grad():
         model.item_bias.ids.weight.copy_(torch.tensor([[0.1], [0.2], [0.3], [0.4]]))
-        model.item_bias.side.tower[0].weight.copy_(torch.tensor([[0.5, -0.5]]))
+        model.item_bias.side.tower.first.weight.copy_(torch.tensor([[0.5], [-0.5]]))
     p = model.users.ids.weight.detach()
-    q = model.items.ids.weight.detach() + x @ model.items.side.tower[0].weight.detach().T  # [4, 3]
+    q = model.items.ids.weight.detach() + x @ model.items.side.tower.first.weight.detach()  # [4, 3]
     b = model.item_bias.ids.weight.detach()[:, 0] + x @ torch.tensor([0.5, -0.5])
     batch = {"users": torch.tensor([0, 2]), "items": torch.tensor([1, 2]), "negatives": torch.tensor([[3], [0]])}
     pos = torch.stack([p[0] @ q[1] + b[1], p[2] @ q[2] + b[2]])
@@ -86,7 +86,8 @@ def _train_with_item_3_cold() -> sp.csr_matrix:
 ], ids=["hybridmf", "dropoutnet"])
 def test_a_cold_items_score_depends_on_its_features_only(build):
     torch.manual_seed(0)
-    model = build(features(torch.randn(5, 6)))
+    values = torch.randn(5, 6)
+    model = build(features(values))
     model.prepare(_train_with_item_3_cold())
     model.eval()
     users = torch.arange(3)
@@ -98,9 +99,14 @@ def test_a_cold_items_score_depends_on_its_features_only(build):
     after = model.score(users, torch.zeros(3, 5))
     torch.testing.assert_close(after[:, 3], before[:, 3])
     assert not torch.allclose(after[:, 0], before[:, 0])
-    content = model.items.side.values if isinstance(model, HybridMF) else model.item_content
-    content[3] += 1.0  # the cold item's features: an effect
-    assert not torch.allclose(model.score(users, torch.zeros(3, 5))[:, 3], after[:, 3])
+    # The same weights with other features for the cold item: its scores change, the others' do not.
+    values[3] += 1.0
+    other = build(features(values))
+    other.load_state_dict(model.state_dict())
+    other.eval()
+    moved = other.score(users, torch.zeros(3, 5))
+    assert not torch.allclose(moved[:, 3], after[:, 3])
+    torch.testing.assert_close(moved[:, [0, 1, 2, 4]], after[:, [0, 1, 2, 4]])
 
 
 def test_a_cold_items_id_embedding_gets_no_gradient_even_as_a_sampled_negative():
@@ -195,3 +201,15 @@ def test_a_model_without_the_features_it_needs_is_one_readable_error(cls):
         cls(3, 4, item_features=features(torch.eye(4)), feature_inputs=["item", "user"])
     with pytest.raises(RecbenchError, match="model.feature_inputs"):
         cls(3, 4, item_features=features(torch.eye(4)), feature_inputs=["items"])
+
+
+def test_the_sparse_feature_projection_equals_the_dense_product():
+    torch.manual_seed(1)
+    values = torch.randn(6, 9) * (torch.rand(6, 9) < 0.3)
+    values[2] = 0  # an id without features maps to zero (and then the bias)
+    projection = FeatureProjection(features(values), 4, bias=True)
+    with torch.no_grad():
+        projection.bias.copy_(torch.arange(4.0))
+    expected = values @ projection.weight.detach() + torch.arange(4.0)
+    torch.testing.assert_close(projection(), expected)
+    torch.testing.assert_close(projection(torch.tensor([[5, 2], [0, 0]])), expected[[[5, 2], [0, 0]]])
