@@ -212,4 +212,4 @@ def test_the_sparse_feature_projection_equals_the_dense_product():
         projection.bias.copy_(torch.arange(4.0))
     expected = values @ projection.weight.detach() + torch.arange(4.0)
     torch.testing.assert_close(projection(), expected)
-    torch.testing.assert_close(projection(torch.tensor([[5, 2], [0, 0]])), expected[[[5, 2], [0, 0]]])
+    torch.testing.assert_close(projection(torch.tensor([[5, 2], [0, 0]])), expected[torch.tensor([[5, 2], [0, 0]])])
