@@ -28,7 +28,7 @@ from recbench.errors import RecbenchError, require
 from recbench.plugin import FEATURE_FIELD_KEYS, FeatureTensors, feature_sides, model_name
 
 log = logging.getLogger(__name__)
-FEATURE_CACHE_VERSION = 1  # bump when the matrices built from the same inputs change
+FEATURE_CACHE_VERSION = 2  # bump when the matrices built from the same inputs change
 SIDES = ("item", "user")
 
 
@@ -96,8 +96,13 @@ def _matrix(side: str, specs: dict, folder: Path, ids: np.ndarray, encoder, cach
     if cache_dir is not None:
         path = Path(cache_dir).expanduser() / "features" / f"{_cache_key(side, specs, folder, ids, encoder)}.npz"
         if path.is_file():
-            log.info("%s features read from the cache: %s", side, path)
-            return _load(path)
+            try:
+                matrix = _load(path)
+            except (OSError, ValueError, KeyError) as error:  # written by another version: rebuild it
+                log.warning("ignoring the feature cache %s (%s)", path, error)
+            else:
+                log.info("%s features read from the cache: %s", side, path)
+                return matrix
 
     def encode_text(texts: list[str]) -> np.ndarray:
         vectors, n_encoded = encode_cached(encoder, texts, cache_dir)
@@ -217,6 +222,37 @@ def model_feature_sides(model_cfg: DictConfig) -> tuple[str, ...]:
 def split_feature_sides(split_cfg: DictConfig) -> tuple[str, ...]:
     """Which sides' features a split protocol needs (its class attribute ``needs_features``)."""
     return tuple(getattr(model_class(split_cfg), "needs_features", ()))
+
+
+def check_feature_config(model_cfg: DictConfig, split_cfg: DictConfig, dataset: DictConfig,
+                         model_label: str | None = None, split_label: str | None = None) -> set[str]:
+    """Before any data is read: the sides the model and split need are declared by the dataset.
+
+    ``model_label`` / ``split_label`` are the names the user typed (``model=contentknn``), for messages.
+
+    Returns:
+        The sides to load.
+
+    Raises:
+        RecbenchError: naming the model or split, the dataset and the missing side or fields.
+    """
+    declared = declared_features(dataset)
+    model_label = model_label or model_name(model_cfg._target_)
+    split_label = split_label or split_cfg._target_.rsplit(".", 1)[-1]
+    needs = [(f"model {model_label!r}", side) for side in model_feature_sides(model_cfg)]
+    needs += [(f"split {split_label!r}", side) for side in split_feature_sides(split_cfg)]
+    for who, side in needs:
+        require(side in declared,
+                f"{who} needs {side} features, but dataset {dataset.name!r} declares none: add "
+                f"dataset.features.{side} (see docs/side_information.md) or choose a dataset that has them")
+    for side in model_feature_sides(model_cfg):
+        wanted = model_cfg.get(f"{side}_fields")
+        if wanted is not None:
+            known = [name for name, spec in declared[side].items() if spec.get("keep", True)]
+            unknown = [name for name in wanted if name not in known]
+            require(not unknown, f"model.{side}_fields names {unknown}, which dataset {dataset.name!r} does not "
+                                 f"have: choose from {known} (null uses all)")
+    return {side for _, side in needs}
 
 
 def model_feature_kwargs(model_cfg: DictConfig, data: Interactions, dataset_name: str) -> dict[str, FeatureTensors]:

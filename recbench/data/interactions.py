@@ -134,6 +134,9 @@ class SplitData:
 
     interactions: Interactions
     roles: np.ndarray  # int8 [nnz], a Role per interaction
+    # What each target is ranked among: "all" items, or "cold_items" (the stage's cold items,
+    # the item cold-start protocol of split=cold_items).
+    candidates: str = "all"
 
     @property
     def n_users(self) -> int:
@@ -172,7 +175,24 @@ class SplitData:
         """The same split with validation targets moved into training (refit before the test)."""
         roles = self.roles.copy()
         roles[roles == Role.VALID] = Role.TRAIN
-        return SplitData(self.interactions, roles)
+        return SplitData(self.interactions, roles, self.candidates)
+
+    def item_train_counts(self) -> np.ndarray:
+        """Training interactions of each item, int64 ``[n_items]`` (0: a cold item)."""
+        return np.bincount(self.interactions.items[self.roles == Role.TRAIN], minlength=self.n_items)
+
+    def candidate_items(self, stage: str) -> np.ndarray | None:
+        """bool ``[n_items]``: the items a ``stage`` target is ranked among, or None for all items.
+
+        Under ``candidates="cold_items"`` these are the items with a target in the stage and no
+        training interaction: the stage's cold items.
+        """
+        if self.candidates == "all":
+            return None
+        code = {"valid": Role.VALID, "test": Role.TEST}[stage]
+        targets = np.zeros(self.n_items, dtype=bool)
+        targets[self.interactions.items[self.roles == code]] = True
+        return targets & (self.item_train_counts() == 0)
 
     def stage(self, stage: str) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         """The (history, target) matrices of ``stage`` ("valid" or "test")."""
