@@ -83,11 +83,12 @@ class HybridMF(nn.Module):
 
     def loss(self, batch: dict[str, Tensor]) -> Tensor:
         users, items, negatives = batch["users"], batch["items"], batch["negatives"]
+        # Every item's vector once (features are mapped for all items anyway), then looked up.
+        item_vectors, item_bias = self.items(), self.item_bias()[:, 0]  # [n_items, d], [n_items]
         u = self.users(users)  # [B, d]
-        pos = self.items(items)  # [B, d]
-        neg = self.items(negatives)  # [B, K, d]
-        positive = (u * pos).sum(-1) + self.item_bias(items)[:, 0]  # [B]
-        negative = torch.einsum("bd,bkd->bk", u, neg) + self.item_bias(negatives)[..., 0]  # [B, K]
+        pos, neg = item_vectors[items], item_vectors[negatives]  # [B, d], [B, K, d]
+        positive = (u * pos).sum(-1) + item_bias[items]  # [B]
+        negative = torch.einsum("bd,bkd->bk", u, neg) + item_bias[negatives]  # [B, K]
         loss = ranking_loss(positive, negative, self.loss_name, self.n_items)
         if self.embedding_reg:
             squares = u.pow(2).sum() + pos.pow(2).sum() + neg.pow(2).sum()
