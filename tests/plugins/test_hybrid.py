@@ -12,6 +12,8 @@ import torch
 
 from plugins.dropoutnet import DropoutNet
 from plugins.hybridmf import HybridMF
+from plugins.mlp import MLP
+from plugins.neumf import NeuMF
 from plugins.pop import Pop
 from recbench.data.interactions import Interactions, Role, SplitData
 from recbench.errors import RecbenchError
@@ -80,10 +82,23 @@ def _train_with_item_3_cold() -> sp.csr_matrix:
     return sp.csr_matrix(np.array([[1, 1, 0, 0, 1], [0, 1, 1, 0, 0], [1, 0, 0, 0, 1]], dtype=np.float32))
 
 
+def _id_weights(model) -> list[torch.Tensor]:
+    """The item id embeddings of each model."""
+    if isinstance(model, HybridMF):
+        return [model.items.ids.weight]
+    if isinstance(model, DropoutNet):
+        return [model.item_cf.weight]
+    if isinstance(model, MLP):
+        return [model.branch.item_embedding.weight]
+    return [model.gmf.item_embedding.weight, model.mlp.item_embedding.weight]
+
+
 @pytest.mark.parametrize("build", [
     lambda f: HybridMF(3, 5, item_features=f, embedding_dim=4),
     lambda f: DropoutNet(3, 5, item_features=f, embedding_dim=4, hidden_dims=[8], latent_dim=4),
-], ids=["hybridmf", "dropoutnet"])
+    lambda f: MLP(3, 5, embedding_dim=4, hidden_dims=[8], use_features=True, item_features=f),
+    lambda f: NeuMF(3, 5, embedding_dim=4, mlp_embedding_dim=4, hidden_dims=[8], use_features=True, item_features=f),
+], ids=["hybridmf", "dropoutnet", "mlp", "neumf"])
 def test_a_cold_items_score_depends_on_its_features_only(build):
     torch.manual_seed(0)
     values = torch.randn(5, 6)
@@ -92,10 +107,10 @@ def test_a_cold_items_score_depends_on_its_features_only(build):
     model.eval()
     users = torch.arange(3)
     before = model.score(users, torch.zeros(3, 5))
-    id_embedding = model.items.ids.weight if isinstance(model, HybridMF) else model.item_cf.weight
     with torch.no_grad():
-        id_embedding[3] += 5.0  # the cold item's id embedding: no effect
-        id_embedding[0] += 5.0  # a warm item's: an effect
+        for id_embedding in _id_weights(model):
+            id_embedding[3] += 5.0  # the cold item's id embedding: no effect
+            id_embedding[0] += 5.0  # a warm item's: an effect
     after = model.score(users, torch.zeros(3, 5))
     torch.testing.assert_close(after[:, 3], before[:, 3])
     assert not torch.allclose(after[:, 0], before[:, 0])
@@ -192,15 +207,16 @@ def test_feature_models_rank_cold_items_far_better_than_popularity(name):
 
 # -- bad input ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("cls", [HybridMF, DropoutNet])
+@pytest.mark.parametrize("cls", [HybridMF, DropoutNet, MLP, NeuMF])
 def test_a_model_without_the_features_it_needs_is_one_readable_error(cls):
     name = cls.__name__.lower()
+    on = {} if cls in (HybridMF, DropoutNet) else {"use_features": True}
     with pytest.raises(RecbenchError, match=f"model {name} needs item features, but the dataset provides none"):
-        cls(3, 4)
+        cls(3, 4, **on)
     with pytest.raises(RecbenchError, match=f"model {name} needs user features"):
-        cls(3, 4, item_features=features(torch.eye(4)), feature_inputs=["item", "user"])
+        cls(3, 4, item_features=features(torch.eye(4)), feature_inputs=["item", "user"], **on)
     with pytest.raises(RecbenchError, match="model.feature_inputs"):
-        cls(3, 4, item_features=features(torch.eye(4)), feature_inputs=["items"])
+        cls(3, 4, item_features=features(torch.eye(4)), feature_inputs=["items"], **on)
 
 
 def test_the_sparse_feature_projection_equals_the_dense_product():
@@ -213,3 +229,28 @@ def test_the_sparse_feature_projection_equals_the_dense_product():
     expected = values @ projection.weight.detach() + torch.arange(4.0)
     torch.testing.assert_close(projection(), expected)
     torch.testing.assert_close(projection(torch.tensor([[5, 2], [0, 0]])), expected[torch.tensor([[5, 2], [0, 0]])])
+
+
+@pytest.mark.parametrize("cls", [MLP, NeuMF])
+def test_features_off_mlp_and_neumf_are_the_plain_models(cls):
+    """use_features=false: the same parameters as before features existed, features ignored, no cold masking."""
+    side = features(torch.randn(5, 6))
+    torch.manual_seed(0)
+    plain = cls(3, 5)
+    torch.manual_seed(0)
+    given = cls(3, 5, item_features=side)  # passed but not used
+    expected = {"MLP": ["branch.user_embedding.weight", "branch.item_embedding.weight", "branch.tower.0.weight",
+                        "branch.tower.0.bias", "branch.tower.3.weight", "branch.tower.3.bias",
+                        "branch.tower.6.weight", "branch.tower.6.bias", "output.weight", "output.bias"]}
+    if cls is MLP:
+        assert list(plain.state_dict()) == expected["MLP"]
+    assert list(given.state_dict()) == list(plain.state_dict()) and not given.feature_inputs
+    given.prepare(_train_with_item_3_cold())  # nothing to mark: ids stay as they are
+    plain.eval(), given.eval()
+    users = torch.arange(3)
+    torch.testing.assert_close(given.score(users, torch.zeros(3, 5)), plain.score(users, torch.zeros(3, 5)),
+                               rtol=0, atol=0)
+    with torch.no_grad():
+        for weight in _id_weights(given):
+            weight[3] += 1.0  # without features an item's embedding is all it has
+    assert not torch.allclose(given.score(users, torch.zeros(3, 5))[:, 3], plain.score(users, torch.zeros(3, 5))[:, 3])
