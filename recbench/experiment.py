@@ -21,6 +21,7 @@ from recbench.data.split_cache import cached_split
 from recbench.errors import RecbenchError, require, require_positive
 from recbench.evaluation.evaluator import Evaluator, RankingResult
 from recbench.evaluation.sampled import protocol_record
+from recbench.evaluation.segments import SEGMENTS
 from recbench.plugin import is_fit_model
 from recbench.record import RunRecord, Timing
 from recbench.results import git_revision, library_versions, write_parquet
@@ -65,16 +66,17 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> RunRecord:
     """Run one experiment and write its results; returns its record."""
     check_config(cfg)
     names = component_names(cfg)
-    feature_sides = check_feature_config(cfg.model, cfg.split, cfg.dataset, names["model"], names["split"])
+    check_feature_config(cfg.model, cfg.split, cfg.dataset, names["model"], names["split"])
     output_dir = Path(cfg.paths.output_dir)
     evaluator = Evaluator.from_config(cfg.evaluation)
     pl.seed_everything(cfg.seed, workers=True)
 
     data = load_dataset(cfg.dataset, cache_dir=cfg.paths.cache_dir)
-    data, encoder_record = attach_features(cfg.dataset, data, feature_sides, cfg.get("encoder"),
+    data, encoder_record = attach_features(cfg.dataset, data, cfg.model, cfg.get("encoder"),
                                            cfg.paths.cache_dir)
     split, split_file = cached_split(cfg.split, data, seed=cfg.split.get("seed", cfg.seed),
                                      cache_dir=cfg.paths.cache_dir)
+    evaluator = evaluator.for_split(split, cfg.evaluation.refit)
     stats = statistics(data)
     log.info("dataset %s: %s; split %s", cfg.dataset.name, stats, split.counts())
 
@@ -97,6 +99,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> RunRecord:
         outcome = run_gradient_model(model, split, evaluator, training, build_model)
 
     record = make_record(cfg, data, split, model, outcome, stats, split_file)
+    record.encoder = encoder_record.to_dict() if encoder_record else None
     if outcome.is_global_zero:
         save_run(output_dir, record, data, split, outcome.test)
         close_logger(logger, record, output_dir)
@@ -115,7 +118,7 @@ def make_record(cfg: DictConfig, data: Interactions, split: SplitData, model, ou
         split=names["split"], split_config=OmegaConf.to_container(cfg.split, resolve=True),
         split_counts=split.counts(), split_cache_file=str(split_file) if split_file else None,
         seed=cfg.seed,
-        evaluation=protocol_record(cfg.evaluation),
+        evaluation={**protocol_record(cfg.evaluation), **candidates_record(split, cfg.evaluation)},
         metrics={**outcome.valid.summary("valid"), **outcome.test.summary("test")},
         timing=Timing(outcome.train_seconds, outcome.eval_seconds, outcome.epochs, outcome.best_epoch,
                       outcome.refit_epochs),
@@ -124,6 +127,18 @@ def make_record(cfg: DictConfig, data: Interactions, split: SplitData, model, ou
         git_revision=git_revision(),
         artifacts={"per_user_test": "per_user_test.parquet"},
     )
+
+
+def candidates_record(split: SplitData, evaluation: DictConfig) -> dict:
+    """What results.json says about the candidate set and the item segments."""
+    if split.candidates == "cold_items":
+        candidates = ("cold_items: each target is ranked among the stage's cold items (no training "
+                      "interaction); stage/all/<metric> ranks the same targets among all items")
+    else:
+        candidates = "all: each target is ranked among all items the user has not interacted with"
+    return {"candidates": candidates, "segments": {
+        "keys": "stage/<segment>/<metric>@k, segment in warm, cold, head, tail",
+        "head_share": float(evaluation.get("head_share", 0.2))}}
 
 
 def save_run(output_dir: Path, record: RunRecord, data: Interactions, split: SplitData,
@@ -149,7 +164,13 @@ def save_run(output_dir: Path, record: RunRecord, data: Interactions, split: Spl
 def print_table(record: RunRecord) -> None:
     """A short table of the test metrics at the end of the run."""
     lines = [f"test metrics of {record.model} on {record.dataset}:"]
-    lines += [f"  {name:<16} {value:.4f}" for name, value in record.stage_metrics("test").items()]
+    metrics = record.stage_metrics("test")
+    lines += [f"  {name:<16} {value:.4f}" for name, value in metrics.items() if name.split("/")[0] not in SEGMENTS]
+    for segment in SEGMENTS:  # one line per segment: its ndcg at every cut-off
+        values = {name.split("/", 1)[1]: value for name, value in metrics.items()
+                  if name.startswith(f"{segment}/ndcg@")}
+        if values:
+            lines.append(f"  {segment + ' items':<16} " + ", ".join(f"{n} {v:.4f}" for n, v in values.items()))
     lines.append(f"  train {record.timing.train_seconds:.1f} s, evaluation {record.timing.eval_seconds:.1f} s")
     print("\n".join(lines), flush=True)
 

@@ -78,6 +78,8 @@ class RunRecord:
         evaluation: how items were ranked (full ranking or sampled negatives).
         config: the resolved run config.
         versions: Python and library versions; ``git_revision`` the recbench commit.
+        encoder: the text encoder of the run's text features (``name``, ``version``, ``params``),
+            or None when no text feature was encoded.
         artifacts: other files of the run, by role (``per_user_test`` -> file name).
     """
 
@@ -99,6 +101,7 @@ class RunRecord:
     versions: dict = field(default_factory=dict)
     git_revision: str | None = None
     artifacts: dict[str, str] = field(default_factory=dict)
+    encoder: dict | None = None
     schema_version: int = SCHEMA_VERSION
 
     # -- results.json ------------------------------------------------------------------------
@@ -118,6 +121,7 @@ class RunRecord:
             "versions": self.versions,
             "git_revision": self.git_revision,
             "artifacts": self.artifacts,
+            "encoder": self.encoder,
         }
 
     @classmethod
@@ -163,6 +167,7 @@ class RunRecord:
             versions=_section(raw, "versions"),
             git_revision=raw.get("git_revision"),
             artifacts={str(k): str(v) for k, v in _section(raw, "artifacts").items()},
+            encoder=raw.get("encoder") if isinstance(raw.get("encoder"), dict) else None,
             schema_version=version if isinstance(version, int) else 0,
         )
 

@@ -172,7 +172,8 @@ def test_debug_fast_runs_one_batch_of_each_stage(tmp_path):
 
 def test_debug_overfit_drives_the_loss_down_on_one_batch(tmp_path):
     recorder = LossRecorder()
-    cfg = compose_config(["debug=overfit", "model=mf", "trainer.max_epochs=8", "evaluation.patience=10"], tmp_path)
+    cfg = compose_config(["debug=overfit", "model=mf", "model.optimizer.lr=0.05", "trainer.max_epochs=8",
+                          "evaluation.patience=10"], tmp_path)
     train(cfg, extra_callbacks=[recorder])
     assert recorder.steps == list(range(1, 9))   # one batch per epoch
     assert recorder.losses[-1] < 0.5 * recorder.losses[0]

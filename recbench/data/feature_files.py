@@ -23,6 +23,7 @@ to join it into a text field; it gets no columns of its own).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -66,7 +67,7 @@ def _extract(values: pd.Series, pattern: str | None, source: str) -> pd.Series:
         return values
     try:
         return values.str.extract(pattern, expand=False)
-    except (ValueError, Exception) as error:  # re.error is raised as-is by pandas
+    except (re.error, ValueError) as error:
         raise RecbenchError(f"{source}: feature extract pattern {pattern!r} is not a regular expression "
                             f"with one group: {error}") from None
 

@@ -138,8 +138,24 @@ def build_encoder(encoder_cfg: DictConfig | None):
     return build(encoder_cfg, "encoder")
 
 
+def needed_specs(specs: dict, names) -> dict:
+    """The specs of fields ``names`` and of the fields their text joins read (declaration order).
+
+    None keeps every spec.
+    """
+    if names is None:
+        return specs
+    wanted, stack = set(), list(names)
+    while stack:
+        name = stack.pop()
+        if name in specs and name not in wanted:
+            wanted.add(name)
+            stack.extend(specs[name].get("join") or [])
+    return {name: spec for name, spec in specs.items() if name in wanted}
+
+
 def load_features(dataset: DictConfig, data: Interactions, folder: Path | None, encoder=None,
-                  cache_dir: str | None = None, sides: tuple[str, ...] = SIDES
+                  cache_dir: str | None = None, sides: tuple[str, ...] = SIDES, fields: dict | None = None
                   ) -> tuple[Interactions, EncoderRecord | None]:
     """``data`` with ``item_features`` / ``user_features`` from the dataset's ``features`` section.
 
@@ -150,6 +166,8 @@ def load_features(dataset: DictConfig, data: Interactions, folder: Path | None, 
         encoder: the text encoder (from :func:`build_encoder`); needed when a text field exists.
         cache_dir: the cache folder; None builds the matrices without caching.
         sides: which sides to load.
+        fields: ``{side: field names or None}``: load only those fields (and what they join);
+            a side left out, or None, loads every field.
 
     Returns:
         ``(data with features, the encoder record or None when no text field was encoded)``.
@@ -161,32 +179,38 @@ def load_features(dataset: DictConfig, data: Interactions, folder: Path | None, 
         if side not in declared:
             continue
         ids = data.item_ids if side == "item" else data.user_ids
-        matrices[f"{side}_features"] = _matrix(side, declared[side], folder, ids, encoder, cache_dir)
-        used_text |= any(spec.get("kind") == "text" for spec in declared[side].values())
+        specs = needed_specs(declared[side], (fields or {}).get(side))
+        matrices[f"{side}_features"] = _matrix(side, specs, folder, ids, encoder, cache_dir)
+        used_text |= any(spec.get("kind") == "text" and spec.get("keep", True) for spec in specs.values())
         for name, kind, dim, coverage in matrices[f"{side}_features"].describe():
             log.info("%s feature %s: %s, dimension %d, coverage %.1f%%", side, name, kind, dim, 100 * coverage)
     record = EncoderRecord(encoder.name, encoder.version, dict(encoder.params)) if used_text and encoder else None
     return dataclasses.replace(data, **matrices), record
 
 
-def attach_features(dataset: DictConfig, data: Interactions, sides, encoder_cfg: DictConfig | None,
+def attach_features(dataset: DictConfig, data: Interactions, model_cfg: DictConfig, encoder_cfg: DictConfig | None,
                     cache_dir: str | None) -> tuple[Interactions, EncoderRecord | None]:
-    """Load the features of ``sides`` (those the model or split needs) when the dataset declares any.
+    """Load the features the model takes: its sides, and of those only its ``*_fields``.
+
+    A split that needs features only checks that the dataset declares them
+    (:func:`check_feature_config`); nothing is read, and no text encoded, for a model without
+    features, so its runs cost what they did before features existed.
 
     Args:
         dataset: the dataset config.
         data: the interactions.
-        sides: the sides wanted (``item``, ``user``); an empty collection loads nothing.
+        model_cfg: the model config.
         encoder_cfg: the ``encoder`` config (text fields).
         cache_dir: ``paths.cache_dir``.
     """
     from recbench.data.loading import dataset_folder  # loading imports nothing from here
 
-    sides = tuple(side for side in SIDES if side in set(sides) and side in declared_features(dataset))
+    sides = tuple(side for side in model_feature_sides(model_cfg) if side in declared_features(dataset))
     if not sides:
         return data, None
-    encoder = build_encoder(encoder_cfg)
-    return load_features(dataset, data, dataset_folder(dataset, cache_dir), encoder, cache_dir, sides)
+    fields = {side: model_cfg.get(f"{side}_fields") for side in sides}
+    return load_features(dataset, data, dataset_folder(dataset, cache_dir), build_encoder(encoder_cfg), cache_dir,
+                         sides, fields)
 
 
 def require_features(data: Interactions, side: str, fields, who: str, dataset_name: str) -> FeatureMatrix:
@@ -231,7 +255,7 @@ def check_feature_config(model_cfg: DictConfig, split_cfg: DictConfig, dataset: 
     ``model_label`` / ``split_label`` are the names the user typed (``model=contentknn``), for messages.
 
     Returns:
-        The sides to load.
+        The sides the model and the split need.
 
     Raises:
         RecbenchError: naming the model or split, the dataset and the missing side or fields.

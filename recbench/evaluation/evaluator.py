@@ -21,6 +21,7 @@ from recbench.errors import RecbenchError
 from recbench.evaluation.metrics import per_user_metrics
 from recbench.evaluation.ranking import mask_known, top_k
 from recbench.evaluation.sampled import sampler_from_config
+from recbench.evaluation.segments import ALL_ITEMS, restrict, segment_masks, segment_metrics
 
 
 def dense_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> Tensor:
@@ -66,9 +67,18 @@ class RankingResult:
     top_scores: np.ndarray | None = None
 
     def summary(self, stage: str) -> dict[str, float]:
-        """Mean of each metric over users, keyed ``stage/metric@k``."""
-        out = {f"{stage}/{name}": float(values.mean()) if len(values) else float("nan")
-               for name, values in self.per_user.items()}
+        """Mean of each metric over users, keyed ``stage/metric@k``.
+
+        Segment metrics (``stage/cold/ndcg@10``) average over the users with a target in the
+        segment (the others hold NaN) and are left out when no user has one.
+        """
+        out = {}
+        for name, values in self.per_user.items():
+            if "/" in name:
+                values = values[~np.isnan(values)]
+                if not len(values):
+                    continue
+            out[f"{stage}/{name}"] = float(values.mean()) if len(values) else float("nan")
         out.update({f"{stage}/{name}": value for name, value in self.coverage.items()})
         return out
 
@@ -76,9 +86,12 @@ class RankingResult:
 class RankingAccumulator:
     """Collects per-user metrics batch by batch, on the scores' device (no host syncs per batch)."""
 
-    def __init__(self, ks: list[int], n_items: int, keep_top_items: bool = False, sampler=None):
+    def __init__(self, ks: list[int], n_items: int, keep_top_items: bool = False, sampler=None,
+                 candidates: Tensor | None = None, segments: Tensor | None = None):
         self.ks = sorted(ks)
         self.sampler = sampler  # a SampledNegatives (recbench.evaluation.sampled), or None: full ranking
+        self.candidates = candidates  # bool [n_items]: the items targets are ranked among; None: all
+        self.segments = segments  # bool [n_segments, n_items] (recbench.evaluation.segments), or None
         self.n_items = n_items
         self.keep_top_items = keep_top_items
         self.users: list[Tensor] = []
@@ -101,12 +114,27 @@ class RankingAccumulator:
         if self.sampler is not None:
             scores = self.sampler.restrict(users, scores, history, target)
         kmax = min(max(self.ks), self.n_items)
+        all_scores = scores
+        if self.candidates is not None:
+            self.candidates = self.candidates.to(scores.device)
+            scores = restrict(scores, self.candidates)
         top = top_k(scores, kmax)  # [B, kmax]
         hits = target.gather(1, top).gt(0).float()  # [B, kmax]
         metrics = per_user_metrics(hits, target.gt(0).sum(dim=1), self.ks)
-        self.names = list(metrics)
+        names, columns = list(metrics), [torch.stack(list(metrics.values()), dim=1)]
+        if self.segments is not None:
+            self.segments = self.segments.to(scores.device)
+            segment_names, values = segment_metrics(top, target, self.segments, self.ks)  # [B, S * M]
+            names, columns = names + segment_names, columns + [values]
+        if self.candidates is not None:
+            # The second figure of a restricted protocol: the same targets ranked among all items.
+            top_all = top_k(all_scores, kmax)
+            overall = per_user_metrics(target.gather(1, top_all).gt(0).float(), target.gt(0).sum(dim=1), self.ks)
+            names += [f"{ALL_ITEMS}/{name}" for name in overall]
+            columns.append(torch.stack(list(overall.values()), dim=1))
+        self.names = names
         self.users.append(users)
-        self.metrics.append(torch.stack(list(metrics.values()), dim=1))
+        self.metrics.append(torch.cat(columns, dim=1))
         if self.recommended is None:
             self.recommended = torch.zeros(len(self.ks), self.n_items, device=scores.device)
         for row, k in enumerate(self.ks):
@@ -189,23 +217,45 @@ class Evaluator:
         sampler: rank among sampled negatives (:class:`~recbench.evaluation.sampled.SampledNegatives`);
             None: full ranking.
         keep_top_items: keep each test user's top-K list (for ``recommendations.parquet``).
+        head_share: the popular head of the segment metrics holds this share of training
+            interactions (see :mod:`recbench.evaluation.segments`).
     """
 
-    def __init__(self, ks: list[int], batch_size: int, sampler=None, keep_top_items: bool = False):
+    def __init__(self, ks: list[int], batch_size: int, sampler=None, keep_top_items: bool = False,
+                 head_share: float = 0.2):
         self.ks = sorted(int(k) for k in ks)
         self.batch_size = int(batch_size)
         self.sampler = sampler
         self.keep_top_items = keep_top_items
+        self.head_share = float(head_share)
+        # stage -> (candidate items bool [n_items] or None, segment masks bool [S, n_items]); see for_split
+        self.stage_items: dict[str, tuple[Tensor | None, Tensor]] = {}
 
     @classmethod
     def from_config(cls, evaluation) -> "Evaluator":
         """The evaluator that ``cfg.evaluation`` describes."""
         return cls(list(evaluation.ks), evaluation.batch_size, sampler_from_config(evaluation),
-                   bool(evaluation.save_recommendations))
+                   bool(evaluation.save_recommendations), evaluation.get("head_share", 0.2))
+
+    def for_split(self, split, refit: bool = False) -> "Evaluator":
+        """This evaluator with the split's candidate sets and item segments for each stage.
+
+        Segments follow the training matrix the stage's model was fitted on (train + valid for
+        the test stage under ``refit``); candidates are all items, or the stage's cold items under
+        ``split=cold_items``.
+        """
+        bound = Evaluator(self.ks, self.batch_size, self.sampler, self.keep_top_items, self.head_share)
+        for stage, fitted_on in (("valid", split), ("test", split.merged_for_refit() if refit else split)):
+            candidates = fitted_on.candidate_items(stage)
+            bound.stage_items[stage] = (None if candidates is None else torch.from_numpy(candidates),
+                                        segment_masks(fitted_on.item_train_counts(), self.head_share))
+        return bound
 
     def accumulator(self, n_items: int, stage: str) -> RankingAccumulator:
         """A fresh accumulator for one pass over ``stage`` ("valid" or "test")."""
-        return RankingAccumulator(self.ks, n_items, self.keep_top_items and stage == "test", self.sampler)
+        candidates, segments = self.stage_items.get(stage, (None, None))
+        return RankingAccumulator(self.ks, n_items, self.keep_top_items and stage == "test", self.sampler,
+                                  candidates, segments)
 
     def batches(self, history: sp.csr_matrix, target: sp.csr_matrix, rank: int = 0,
                 world_size: int = 1) -> EvaluationBatches:
