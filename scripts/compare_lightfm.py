@@ -100,7 +100,7 @@ class PrecomputedScores(torch.nn.Module):
 
 def evaluate_scores(cfg: DictConfig, split, scores: np.ndarray) -> dict[str, float]:
     """recbench's metrics of precomputed scores, through the fit-model path every model uses."""
-    evaluator = Evaluator.from_config(cfg.evaluation)
+    evaluator = Evaluator.from_config(cfg.evaluation).for_split(split, refit=False)
     outcome = run_fit_model(PrecomputedScores(scores), split, evaluator, torch.device("cpu"), refit=False)
     return {**outcome.valid.summary("valid"), **outcome.test.summary("test")}
 
@@ -111,6 +111,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--user-features", action="store_true", help="give LightFM the user features too")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--wide", action="store_true", help="LightFM's wider grid (8 settings instead of 2)")
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument("--out", type=Path, default=None, help="write the per-seed metrics here (JSON)")
     parser.add_argument("overrides", nargs="*", help="recbench overrides: dataset=..., split=..., item_fields=...")
@@ -123,7 +124,8 @@ def main() -> None:
             folder = Path(tmp)
             split = export(cfg, folder, args.user_features)
             subprocess.run([args.lightfm_python, str(REPO / "scripts" / "lightfm_side.py"), str(folder),
-                            "--threads", str(args.threads), "--seed", str(seed)], check=True)
+                            "--threads", str(args.threads), "--seed", str(seed),
+                            *(["--wide"] if args.wide else [])], check=True)
             metrics = evaluate_scores(cfg, split, np.load(folder / "lightfm_scores.npy"))
             info = json.loads((folder / "lightfm.json").read_text())
         rows.append({"seed": seed, "best": info["best"], "tuning_seconds": info["tuning_seconds"],
