@@ -19,6 +19,7 @@ from recbench.data.interactions import Interactions, Role, SplitData
 from recbench.errors import RecbenchError
 from recbench.feature_layers import FeatureProjection, ranking_loss
 from recbench.plugin import FeatureTensors
+from recbench.testing import check_plugin
 from recbench.training.module import InteractionDataModule, RecommenderModule
 
 
@@ -254,3 +255,12 @@ def test_features_off_mlp_and_neumf_are_the_plain_models(cls):
         for weight in _id_weights(given):
             weight[3] += 1.0  # without features an item's embedding is all it has
     assert not torch.allclose(given.score(users, torch.zeros(3, 5))[:, 3], plain.score(users, torch.zeros(3, 5))[:, 3])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["hybridmf", "dropoutnet", {"_target_": "plugins.neumf.NeuMF", "use_features": True}],
+                         ids=["hybridmf", "dropoutnet", "neumf+features"])
+def test_feature_models_pass_the_conformance_kit(model):
+    report = check_plugin(model)
+    assert {"features kept out of checkpoints", "any feature width", "cold ids score finitely",
+            "checkpoint round trip", "deterministic under a fixed seed"} <= set(report.passed)
