@@ -16,7 +16,7 @@ Three steps per seed, all driven from here (recbench's environment):
    set and metric definitions as every recbench model.
 
     python scripts/compare_lightfm.py --lightfm-python ~/venvs/lightfm/bin/python \\
-        --seeds 1 2 3 dataset=ml-100k split=cold_items item_fields='[genres,title,year]'
+        --seeds 1 2 3 dataset=ml-100k split=cold_items 'model.item_fields=[genres,text,year]'
 """
 
 from __future__ import annotations
@@ -44,27 +44,25 @@ REPO = Path(__file__).resolve().parent.parent
 REPORTED = ("test/ndcg@10", "test/recall@20", "test/all/ndcg@10", "test/all/recall@20")
 
 
-def compose_run(overrides: list[str], cache_dir: str | None) -> DictConfig:
-    """The run config for ``overrides`` (dataset, split, encoder, seed, and item_fields/user_fields)."""
-    fields = [o for o in overrides if o.split("=")[0] in ("item_fields", "user_fields")]
-    rest = [o for o in overrides if o not in fields]
+def compose_run(overrides: list[str], cache_dir: str | None, user_side: bool) -> DictConfig:
+    """The run config of ``model=hybridmf`` with ``overrides``: the features LightFM gets are exactly
+    the ones hybridmf gets (``model.item_fields=[...]``, ``encoder=...``)."""
+    sides = "[item,user]" if user_side else "[item]"
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=["logger=none", "model=pop", *rest])
+        cfg = compose("config", overrides=["logger=none", "model=hybridmf", f"model.feature_inputs={sides}",
+                                           *overrides])
     with open_dict(cfg):
         cfg.paths.output_dir = tempfile.mkdtemp(prefix="compare_lightfm_")
         if cache_dir:
             cfg.paths.cache_dir = cache_dir
-        for override in fields:
-            key, value = override.split("=", 1)
-            cfg[key] = None if value == "null" else value.strip("[]").split(",")
     return cfg
 
 
-def export(cfg: DictConfig, folder: Path, user_side: bool):
+def export(cfg: DictConfig, folder: Path):
     """Write the split and features for LightFM; returns the split (for the evaluation step)."""
-    sides = ("item", "user") if user_side else ("item",)
+    sides = tuple(cfg.model.feature_inputs)
     data = load_dataset(cfg.dataset, cache_dir=cfg.paths.cache_dir)
-    data, _ = attach_features(cfg.dataset, data, sides, cfg.get("encoder"), cfg.paths.cache_dir)
+    data, _ = attach_features(cfg.dataset, data, cfg.model, cfg.get("encoder"), cfg.paths.cache_dir)
     split, _ = cached_split(cfg.split, data, seed=cfg.split.get("seed", cfg.seed), cache_dir=cfg.paths.cache_dir)
     folder.mkdir(parents=True, exist_ok=True)
     sp.save_npz(folder / "train.npz", split.train)
@@ -78,7 +76,7 @@ def export(cfg: DictConfig, folder: Path, user_side: bool):
     for side in sides:
         matrix = data.item_features if side == "item" else data.user_features
         if matrix is not None:
-            matrix = matrix.select(cfg.get(f"{side}_fields"))
+            matrix = matrix.select(cfg.model.get(f"{side}_fields"))
             sp.save_npz(folder / f"{side}_features.npz", sp.csr_matrix(matrix.values))
     return split
 
@@ -114,15 +112,15 @@ def main() -> None:
     parser.add_argument("--wide", action="store_true", help="LightFM's wider grid (8 settings instead of 2)")
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument("--out", type=Path, default=None, help="write the per-seed metrics here (JSON)")
-    parser.add_argument("overrides", nargs="*", help="recbench overrides: dataset=..., split=..., item_fields=...")
+    parser.add_argument("overrides", nargs="*", help="recbench overrides: dataset=..., split=..., model.item_fields=...")
     args = parser.parse_args()
 
     rows = []
     for seed in args.seeds:
-        cfg = compose_run([*args.overrides, f"seed={seed}"], args.cache_dir)
+        cfg = compose_run([*args.overrides, f"seed={seed}"], args.cache_dir, args.user_features)
         with tempfile.TemporaryDirectory(prefix="lightfm_export_") as tmp:
             folder = Path(tmp)
-            split = export(cfg, folder, args.user_features)
+            split = export(cfg, folder)
             subprocess.run([args.lightfm_python, str(REPO / "scripts" / "lightfm_side.py"), str(folder),
                             "--threads", str(args.threads), "--seed", str(seed),
                             *(["--wide"] if args.wide else [])], check=True)
