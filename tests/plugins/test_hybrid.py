@@ -17,10 +17,12 @@ from plugins.neumf import NeuMF
 from plugins.pop import Pop
 from recbench.data.interactions import Interactions, Role, SplitData
 from recbench.errors import RecbenchError
+from recbench.experiment import train
 from recbench.feature_layers import FeatureProjection, ranking_loss
 from recbench.plugin import FeatureTensors
 from recbench.testing import check_plugin
 from recbench.training.module import InteractionDataModule, RecommenderModule
+from tests.helpers import compose_config
 
 
 
@@ -264,3 +266,13 @@ def test_feature_models_pass_the_conformance_kit(model):
     report = check_plugin(model)
     assert {"features kept out of checkpoints", "any feature width", "cold ids score finitely",
             "checkpoint round trip", "deterministic under a fixed seed"} <= set(report.passed)
+
+
+@pytest.mark.parametrize("overrides", [["model=hybridmf"], ["model=dropoutnet"], ["model=mlp", "model.use_features=true"],
+                                       ["model=hybridmf", "dataset=ml-latest-small", "model.feature_inputs=[item,user]"]])
+def test_a_run_on_a_dataset_without_the_needed_features_fails_before_training(overrides, tmp_path):
+    cfg = compose_config(overrides, tmp_path)
+    side = "user" if "user]" in overrides[-1] else "item"
+    with pytest.raises(RecbenchError, match=rf"model '\w+' needs {side} features, but dataset '[\w-]+' declares none"):
+        train(cfg)
+    assert not (tmp_path / "results.json").exists()
