@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -10,8 +11,13 @@ import torch
 from torch import Tensor, nn
 
 from recbench.errors import require, require_fraction, require_positive
-from recbench.feature_layers import (FeatureProjection, check_loss_name, feature_tensors, ranking_loss,
-                                     training_degrees)
+from recbench.feature_layers import (
+    FeatureProjection,
+    check_loss_name,
+    feature_tensors,
+    ranking_loss,
+    training_degrees,
+)
 
 FEATURE_KINDS = ("item", "user")
 
@@ -29,7 +35,7 @@ class _Tower(nn.Module):
         self.cf = nn.Linear(cf_dim, widths[0])
         self.content = FeatureProjection(features, widths[0]) if features is not None else None
         layers = []
-        for width_in, width_out in zip(widths[:-1], widths[1:]):
+        for width_in, width_out in itertools.pairwise(widths):
             layers += [nn.Tanh(), nn.Linear(width_in, width_out)]
         self.rest = nn.Sequential(*layers)
 

@@ -9,8 +9,13 @@ import torch
 from torch import Tensor, nn
 
 from recbench.errors import require, require_positive
-from recbench.feature_layers import (HybridEmbedding, check_loss_name, feature_tensors, ranking_loss,
-                                     training_degrees)
+from recbench.feature_layers import (
+    HybridEmbedding,
+    check_loss_name,
+    feature_tensors,
+    ranking_loss,
+    training_degrees,
+)
 
 FEATURE_KINDS = ("item", "user")
 

@@ -46,7 +46,7 @@ class MLP(nn.Module):
         item_features, user_features = feature_side_inputs(
             "mlp", use_features, feature_inputs, item_features, user_features)
         self.feature_inputs = tuple(feature_inputs) if use_features else ()
-        side = dict(item_features=item_features, user_features=user_features)
+        side = {"item_features": item_features, "user_features": user_features}
         require_positive("model.num_negatives", num_negatives, integer=True)
         require_positive("model.batch_size", batch_size, integer=True)
         self.n_users, self.n_items = n_users, n_items

@@ -12,6 +12,7 @@ item is the sum of its feature embeddings.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -83,7 +84,7 @@ class FeatureTower(nn.Module):
         widths = [*hidden_dims, out_dim]
         self.first = FeatureProjection(features, widths[0], bias=bool(hidden_dims))
         layers = []
-        for width_in, width_out in zip(widths[:-1], widths[1:]):
+        for width_in, width_out in itertools.pairwise(widths):
             layers += [nn.ReLU(), nn.Dropout(dropout), nn.Linear(width_in, width_out)]
         self.rest = nn.Sequential(*layers)
 

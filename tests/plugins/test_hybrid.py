@@ -25,7 +25,6 @@ from recbench.training.module import InteractionDataModule, RecommenderModule
 from tests.helpers import compose_config
 
 
-
 def features(values) -> FeatureTensors:
     values = torch.as_tensor(values, dtype=torch.float32)
     return FeatureTensors(values, values.abs().sum(1) > 0)
@@ -38,7 +37,7 @@ NEGATIVE = torch.tensor([[1.5, 3.0, -2.0, 0.0], [-1.0, 0.5, -0.5, -3.0]])
 
 
 def test_bpr_and_sampled_softmax_of_a_hand_built_batch():
-    sig = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
+    sig = lambda x: 1 / (1 + math.exp(-x))
     pairs = [2 - 1.5, 2 - 3, 2 + 2, 2 - 0, 0 + 1, 0 - 0.5, 0 + 0.5, 0 + 3]
     bpr = -sum(math.log(sig(d)) for d in pairs) / 8
     assert ranking_loss(POSITIVE, NEGATIVE, "bpr", 100).item() == pytest.approx(bpr, rel=1e-6)
