@@ -270,7 +270,7 @@ def test_feature_models_pass_the_conformance_kit(model):
 @pytest.mark.parametrize("overrides", [["model=hybridmf"], ["model=dropoutnet"], ["model=mlp", "model.use_features=true"],
                                        ["model=hybridmf", "dataset=ml-latest-small", "model.feature_inputs=[item,user]"]])
 def test_a_run_on_a_dataset_without_the_needed_features_fails_before_training(overrides, tmp_path):
-    cfg = compose_config(overrides, tmp_path)
+    cfg = compose_config(overrides, tmp_path, tiny=not any(o.startswith("dataset=") for o in overrides))
     side = "user" if "user]" in overrides[-1] else "item"
     with pytest.raises(RecbenchError, match=rf"model '\w+' needs {side} features, but dataset '[\w-]+' declares none"):
         train(cfg)
