@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from recbench.errors import require_positive
+from recbench.feature_layers import feature_side_inputs
 from recbench.nn import GMFBranch, pointwise_bce
 
 
@@ -24,24 +25,44 @@ class GMF(nn.Module):
         num_negatives: sampled unseen items per training interaction.
         batch_size: training interactions per batch.
         optimizer: a partial that takes the parameters.
+        use_features: add side features to the embeddings: an id's vector becomes its embedding
+            plus a linear map of its features, and a cold id's (no training interaction) the
+            features' part alone. Off: the plain model, unchanged.
+        feature_inputs: which side features to use when ``use_features``: ``item``, ``user`` or both.
+        item_features: item side features (given by recbench when ``use_features``).
+        user_features: user side features (given by recbench when ``use_features``).
     """
 
     batch_kind = "interactions"
 
     def __init__(self, n_users: int, n_items: int, embedding_dim: int = 32, num_negatives: int = 4,
-                 batch_size: int = 1024, optimizer: Callable | None = None):
+                 batch_size: int = 1024, optimizer: Callable | None = None, use_features: bool = False,
+                 feature_inputs: Sequence[str] = ("item",), item_features=None, user_features=None):
         super().__init__()
+        item_features, user_features = feature_side_inputs(
+            "gmf", use_features, feature_inputs, item_features, user_features)
+        self.feature_inputs = tuple(feature_inputs) if use_features else ()
+        side = {"item_features": item_features, "user_features": user_features}
         require_positive("model.num_negatives", num_negatives, integer=True)
         require_positive("model.batch_size", batch_size, integer=True)
         self.n_users, self.n_items = n_users, n_items
         self.num_negatives, self.batch_size = num_negatives, batch_size
         self.optimizer = optimizer or (lambda params: torch.optim.Adam(params, lr=1e-3))
-        self.branch = GMFBranch(n_users, n_items, embedding_dim)
+        self.branch = GMFBranch(n_users, n_items, embedding_dim, **side)
         self.output = nn.Linear(embedding_dim, 1)
 
     def forward(self, users: Tensor, items: Tensor) -> Tensor:
         """Logits ``[*S]`` for user-item pairs broadcast to a common shape ``S``."""
         return self.output(self.branch(users, items)).squeeze(-1)
+
+    def branches(self) -> tuple[nn.Module, ...]:
+        """The branches holding the user and item embeddings."""
+        return (self.branch,)
+
+    def prepare(self, train) -> None:
+        """Record which ids have training interactions (a cold id is scored from its features)."""
+        for branch in self.branches():
+            branch.set_warm(train)
 
     def loss(self, batch: dict[str, Tensor]) -> Tensor:
         return pointwise_bce(self, batch)

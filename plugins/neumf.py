@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from recbench.errors import RecbenchError, require_fraction, require_positive
+from recbench.feature_layers import feature_side_inputs
 from recbench.nn import GMFBranch, MLPBranch, pointwise_bce
 
 
@@ -61,6 +62,12 @@ class NeuMF(nn.Module):
         num_negatives: sampled unseen items per training interaction.
         batch_size: training interactions per batch.
         optimizer: a partial that takes the parameters.
+        use_features: add side features to the embeddings: an id's vector becomes its embedding
+            plus a linear map of its features, and a cold id's (no training interaction) the
+            features' part alone. Off: the plain model, unchanged.
+        feature_inputs: which side features to use when ``use_features``: ``item``, ``user`` or both.
+        item_features: item side features (given by recbench when ``use_features``).
+        user_features: user side features (given by recbench when ``use_features``).
     """
 
     batch_kind = "interactions"
@@ -68,16 +75,21 @@ class NeuMF(nn.Module):
     def __init__(self, n_users: int, n_items: int, embedding_dim: int = 32, mlp_embedding_dim: int = 32,
                  hidden_dims: Sequence[int] = (64, 32, 16), dropout: float = 0.0,
                  gmf_checkpoint: str | None = None, mlp_checkpoint: str | None = None, alpha: float = 0.5,
-                 num_negatives: int = 4, batch_size: int = 1024, optimizer: Callable | None = None):
+                 num_negatives: int = 4, batch_size: int = 1024, optimizer: Callable | None = None, use_features: bool = False,
+                 feature_inputs: Sequence[str] = ("item",), item_features=None, user_features=None):
         super().__init__()
+        item_features, user_features = feature_side_inputs(
+            "neumf", use_features, feature_inputs, item_features, user_features)
+        self.feature_inputs = tuple(feature_inputs) if use_features else ()
+        side = {"item_features": item_features, "user_features": user_features}
         require_fraction("model.alpha", alpha, closed=True)
         require_positive("model.num_negatives", num_negatives, integer=True)
         require_positive("model.batch_size", batch_size, integer=True)
         # The branches' own output layers (as the gmf and mlp plugins have them) only serve to
         # initialise the fused output from pretrained runs; they are not trained.
-        self.gmf = GMFBranch(n_users, n_items, embedding_dim)
+        self.gmf = GMFBranch(n_users, n_items, embedding_dim, **side)
         self.gmf_output = nn.Linear(embedding_dim, 1).requires_grad_(False)
-        self.mlp = MLPBranch(n_users, n_items, mlp_embedding_dim, hidden_dims, dropout)
+        self.mlp = MLPBranch(n_users, n_items, mlp_embedding_dim, hidden_dims, dropout, **side)
         self.mlp_output = nn.Linear(self.mlp.out_features, 1).requires_grad_(False)
         self.n_users, self.n_items = n_users, n_items
         self.num_negatives, self.batch_size = num_negatives, batch_size
@@ -96,6 +108,15 @@ class NeuMF(nn.Module):
         gmf = self.gmf(users, items)  # [*S, d]
         mlp = self.mlp(users, items)  # [*S, h]
         return self.output(torch.cat([gmf, mlp], dim=-1)).squeeze(-1)
+
+    def branches(self) -> tuple[nn.Module, ...]:
+        """The branches holding the user and item embeddings."""
+        return (self.gmf, self.mlp)
+
+    def prepare(self, train) -> None:
+        """Record which ids have training interactions (a cold id is scored from its features)."""
+        for branch in self.branches():
+            branch.set_warm(train)
 
     def loss(self, batch: dict[str, Tensor]) -> Tensor:
         return pointwise_bce(self, batch)

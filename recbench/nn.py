@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from recbench.errors import require_fraction, require_positive
+from recbench.feature_layers import SideFeatures, training_degrees
 
 
 # -- Neural Collaborative Filtering ------------------------------------------------------------
@@ -28,18 +29,57 @@ def ncf_embeddings(n_users: int, n_items: int, embedding_dim: int) -> tuple[nn.E
     return users, items
 
 
-class GMFBranch(nn.Module):
+class _IdVectors(nn.Module):
+    """User and item embeddings, plus optional side features (:class:`SideFeatures`).
+
+    With features, an id's vector is its embedding (zero for a cold id) plus a linear map of its
+    features. The feature modules are created after the embeddings, so a model without features
+    draws exactly the same initial weights as before features existed.
+    """
+
+    def __init__(self, n_users: int, n_items: int, embedding_dim: int):
+        super().__init__()
+        self.user_embedding, self.item_embedding = ncf_embeddings(n_users, n_items, embedding_dim)
+
+    def _add_features(self, item_features, user_features) -> None:
+        d = self.user_embedding.embedding_dim
+        self.item_side = SideFeatures(self.item_embedding.num_embeddings, d, item_features) \
+            if item_features is not None else None
+        self.user_side = SideFeatures(self.user_embedding.num_embeddings, d, user_features) \
+            if user_features is not None else None
+
+    def set_warm(self, train) -> None:
+        """Record which ids have training interactions (binary CSR ``[n_users, n_items]``)."""
+        user_degree, item_degree = training_degrees(train)
+        for side, degree in ((self.user_side, user_degree), (self.item_side, item_degree)):
+            if side is not None:
+                side.set_warm(degree)
+
+    def user_vectors(self, users: Tensor | None = None) -> Tensor:
+        """Users' vectors ``[*S, d]`` (all users when None)."""
+        vectors = self.user_embedding.weight if users is None else self.user_embedding(users)
+        return vectors if self.user_side is None else self.user_side(vectors, users)
+
+    def item_vectors(self, items: Tensor | None = None) -> Tensor:
+        """Items' vectors ``[*S, d]`` (all items when None)."""
+        vectors = self.item_embedding.weight if items is None else self.item_embedding(items)
+        return vectors if self.item_side is None else self.item_side(vectors, items)
+
+
+class GMFBranch(_IdVectors):
     """``p_u * q_i``: the element-wise product of user and item factors (NCF, section 3.2).
 
     Args:
         n_users: number of users.
         n_items: number of items.
         embedding_dim: size of the factors.
+        item_features: optional item side features added to the item factors.
+        user_features: optional user side features added to the user factors.
     """
 
-    def __init__(self, n_users: int, n_items: int, embedding_dim: int):
-        super().__init__()
-        self.user_embedding, self.item_embedding = ncf_embeddings(n_users, n_items, embedding_dim)
+    def __init__(self, n_users: int, n_items: int, embedding_dim: int, item_features=None, user_features=None):
+        super().__init__(n_users, n_items, embedding_dim)
+        self._add_features(item_features, user_features)
 
     @property
     def out_features(self) -> int:
@@ -47,17 +87,17 @@ class GMFBranch(nn.Module):
 
     def forward(self, users: Tensor, items: Tensor) -> Tensor:
         """Products ``[*S, d]`` for user-item pairs broadcast to a common shape ``S``."""
-        return self.user_embedding(users) * self.item_embedding(items)
+        return self.user_vectors(users) * self.item_vectors(items)
 
     def score_all(self, users: Tensor, weight: Tensor) -> Tensor:
         """``weight . (p_u * q_i)`` for every item, ``[B, n_items]``, from weights ``[d]``.
 
         ``(p_u * w) . q_i`` is one matrix product instead of a ``[B, n_items, d]`` tensor.
         """
-        return (self.user_embedding(users) * weight) @ self.item_embedding.weight.T
+        return (self.user_vectors(users) * weight) @ self.item_vectors().T
 
 
-class MLPBranch(nn.Module):
+class MLPBranch(_IdVectors):
     """User and item embeddings, concatenated, through ReLU layers (NCF, section 3.3).
 
     Args:
@@ -66,26 +106,28 @@ class MLPBranch(nn.Module):
         embedding_dim: size of the user and of the item embedding.
         hidden_dims: sizes of the hidden ReLU layers.
         dropout: dropout after each hidden layer.
+        item_features: optional item side features added to the item embeddings.
+        user_features: optional user side features added to the user embeddings.
     """
 
     def __init__(self, n_users: int, n_items: int, embedding_dim: int, hidden_dims: Sequence[int],
-                 dropout: float = 0.0):
-        super().__init__()
+                 dropout: float = 0.0, item_features=None, user_features=None):
         for width in hidden_dims:
             require_positive("every entry of model.hidden_dims", width, integer=True)
         require_fraction("model.dropout", dropout)
-        self.user_embedding, self.item_embedding = ncf_embeddings(n_users, n_items, embedding_dim)
+        super().__init__(n_users, n_items, embedding_dim)
         layers, width = [], 2 * embedding_dim
         for hidden in hidden_dims:
             layers += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout)]
             width = hidden
         self.tower = nn.Sequential(*layers)
         self.out_features = width
+        self._add_features(item_features, user_features)
 
     def forward(self, users: Tensor, items: Tensor) -> Tensor:
         """The last hidden layer ``[*S, h]`` for user-item pairs broadcast to a common shape ``S``."""
-        u = self.user_embedding(users)  # [*S, d]
-        i = self.item_embedding(items)  # [*S, d]
+        u = self.user_vectors(users)  # [*S, d]
+        i = self.item_vectors(items)  # [*S, d]
         u, i = torch.broadcast_tensors(u, i)
         return self.tower(torch.cat([u, i], dim=-1))  # [*S, h]
 
@@ -100,8 +142,8 @@ class MLPBranch(nn.Module):
             return self(users[:, None], torch.arange(n_items, device=users.device)[None, :])
         first, rest = self.tower[0], self.tower[1:]
         d = self.user_embedding.embedding_dim
-        user_part = self.user_embedding(users) @ first.weight[:, :d].T + first.bias  # [B, h1]
-        item_part = self.item_embedding.weight @ first.weight[:, d:].T  # [n_items, h1]
+        user_part = self.user_vectors(users) @ first.weight[:, :d].T + first.bias  # [B, h1]
+        item_part = self.item_vectors() @ first.weight[:, d:].T  # [n_items, h1]
         return rest(user_part[:, None, :] + item_part[None, :, :])  # [B, n_items, h_last]
 
 

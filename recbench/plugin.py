@@ -36,6 +36,12 @@ plugin keeps the tensors as non-persistent buffers, so they follow ``.to(device)
 checkpoints. A plugin whose config has ``use_features`` gets features only when it is true. Cold
 items (no training interaction) and cold users are scored through ``score`` like any other: from
 their features alone. Plugins without ``feature_inputs`` are built exactly as before.
+A plugin may choose the sides in its config instead: a key ``feature_inputs: [item, user]`` (a
+constructor argument too) overrides the class attribute.
+
+A gradient model may also define ``prepare(train)``: recbench calls it with the binary training
+matrix ``[n_users, n_items]`` (CSR) before every fit, so that a model can tell which users and
+items have no training interactions (cold ids, scored from their side features alone).
 
 A plugin never ranks, masks or computes metrics: the evaluator does that for every model alike.
 """
@@ -43,6 +49,7 @@ A plugin never ranks, masks or computes metrics: the evaluator does that for eve
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 import scipy.sparse as sp
@@ -114,16 +121,20 @@ def model_name(target: str) -> str:
     return parts[-2] if len(parts) >= 2 else parts[-1]
 
 
-def feature_sides(model_class: type, use_features: bool | None = None) -> tuple[str, ...]:
+def feature_sides(model_class: type, use_features: bool | None = None,
+                  configured: Sequence[str] | None = None) -> tuple[str, ...]:
     """Which sides' features recbench passes to a plugin class (empty: none).
 
     Args:
         model_class: the plugin class.
         use_features: the config's ``use_features`` when it has one: false turns features off;
             true with no class-level ``feature_inputs`` passes every side the constructor takes.
+        configured: the config's ``feature_inputs`` when it has one: it overrides the class's.
     """
     if use_features is False:
         return ()
+    if configured is not None:
+        return tuple(configured)
     declared = getattr(model_class, "feature_inputs", None)
     if declared is None and not use_features:
         return ()

@@ -71,7 +71,7 @@ def model_class(model_cfg: DictConfig) -> type:
 
 def model_feature_sides(model_cfg: DictConfig) -> tuple[str, ...]:
     """Which sides' features the configured model takes (empty for plugins without features)."""
-    return feature_sides(model_class(model_cfg), model_cfg.get("use_features"))
+    return feature_sides(model_class(model_cfg), model_cfg.get("use_features"), model_cfg.get("feature_inputs"))
 
 
 def split_feature_sides(split_cfg: DictConfig) -> tuple[str, ...]:

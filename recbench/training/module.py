@@ -60,6 +60,13 @@ class RecommenderModule(pl.LightningModule):
 
         return make_private(configured, self.private)
 
+    def on_fit_start(self) -> None:
+        # The optional plugin hook prepare(train): the training matrix, before every fit (and
+        # refit), e.g. for a feature-aware model to learn which ids are cold.
+        prepare = getattr(self.model, "prepare", None)
+        if callable(prepare):
+            prepare(self.trainer.datamodule.train_matrix)
+
     def training_step(self, batch: dict[str, Tensor], batch_idx: int):
         # Optimizer steps taken so far (the same on every DDP process), for schedules such as
         # KL annealing: models read it from the batch instead of keeping a hidden counter.
