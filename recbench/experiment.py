@@ -18,10 +18,12 @@ from recbench.data.loading import load_dataset
 from recbench.data.preprocess import statistics
 from recbench.data.split_cache import cached_split
 from recbench.errors import RecbenchError, require, require_positive
+from recbench.evaluation.beyond_metrics import BeyondAccuracy, check_beyond_config, fairness_report
 from recbench.evaluation.evaluator import RankingResult
 from recbench.evaluation.sampled import protocol_record
 from recbench.plugin import is_fit_model
-from recbench.results import RESULTS_FILE, SCHEMA_VERSION, git_revision, library_versions, write_json, write_parquet
+from recbench.results import (MODEL_CHECKPOINT, RESULTS_FILE, SCHEMA_VERSION, git_revision, library_versions,
+                              write_checkpoint, write_json, write_parquet)
 from recbench.sweep.pruning import trial_callbacks
 from recbench.tracking import build_logger, close_logger, component_names
 from recbench.training.runner import Outcome, run_fit_model, run_gradient_model
@@ -36,6 +38,8 @@ def check_config(cfg: DictConfig) -> None:
             f"evaluation.ks must be a list of positive integers, got {list(cfg.evaluation.ks)}")
     require_positive("evaluation.batch_size", cfg.evaluation.batch_size, integer=True)
     require_positive("evaluation.patience", cfg.evaluation.patience + 1, integer=True)
+    check_beyond_config(cfg.evaluation.get("beyond"), cfg.evaluation.get("user_groups"),
+                        cfg.evaluation.get("activity_bins", 3))
 
 
 def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
@@ -49,6 +53,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
                                      cache_dir=cfg.paths.cache_dir)
     stats = statistics(data)
     log.info("dataset %s: %s; split %s", cfg.dataset.name, stats, split.counts())
+    beyond = build_beyond(cfg.evaluation, data, split, cfg.dataset.name)
 
     def build_model():
         pl.seed_everything(cfg.seed, workers=True)
@@ -60,16 +65,33 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
     if is_fit_model(model):
-        outcome = run_fit_model(model, split, cfg.evaluation)
+        outcome = run_fit_model(model, split, cfg.evaluation, beyond)
     else:
-        outcome = run_gradient_model(model, split, cfg, logger, output_dir, extra_callbacks or [], build_model)
+        outcome = run_gradient_model(model, split, cfg, logger, output_dir, extra_callbacks or [], build_model,
+                                     beyond)
 
     results = assemble_results(cfg, data, split, model, outcome, stats, split_file)
+    if beyond is not None and beyond.groupings:
+        results["fairness"] = {stage: fairness_report(result.users, result.per_user, beyond.groupings)
+                               for stage, result in (("valid", outcome.valid), ("test", outcome.test))}
     if outcome.is_global_zero:
+        # The weights that were tested (best epoch, or the refitted model), for `recbench recommend`.
+        write_checkpoint(output_dir / MODEL_CHECKPOINT, (model if outcome.tested_model is None else outcome.tested_model).state_dict())
+        results["artifacts"]["checkpoint"] = MODEL_CHECKPOINT
         save_run(output_dir, results, data, split, outcome, cfg.evaluation.save_recommendations)
         close_logger(logger, results, output_dir)
         print_table(results)
     return results
+
+
+def build_beyond(evaluation: DictConfig, data: Interactions, split: SplitData, dataset: str) -> BeyondAccuracy | None:
+    """The beyond-accuracy metrics' popularity, features and groups, or None when none are asked for."""
+    names, groups = evaluation.get("beyond"), evaluation.get("user_groups")
+    if not names and not groups:
+        return None
+    return BeyondAccuracy(names, split.train, getattr(data, "item_features", None),
+                          getattr(data, "user_features", None), evaluation.get("item_field", "genres"),
+                          groups, evaluation.get("activity_bins", 3), dataset)
 
 
 def assemble_results(cfg: DictConfig, data: Interactions, split: SplitData, model, outcome: Outcome,

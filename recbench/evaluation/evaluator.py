@@ -60,23 +60,33 @@ class RankingResult:
 
     users: np.ndarray  # [n_evaluated] user indices
     per_user: dict[str, np.ndarray]  # metric -> [n_evaluated]
-    coverage: dict[str, float]  # "coverage@K" -> share of items recommended to anyone
+    coverage: dict[str, float]  # "coverage@K" -> share of items recommended to anyone; catalogue metrics
     top_items: np.ndarray | None = None  # [n_evaluated, max(ks)] when kept
     top_scores: np.ndarray | None = None
 
     def summary(self, stage: str) -> dict[str, float]:
         """Mean of each metric over users, keyed ``stage/metric@k``."""
-        out = {f"{stage}/{name}": float(values.mean()) if len(values) else float("nan")
-               for name, values in self.per_user.items()}
+        # NaN marks a metric undefined for a user (popularity lift without a history): skipped.
+        out = {f"{stage}/{name}": _nanmean(values) for name, values in self.per_user.items()}
         out.update({f"{stage}/{name}": value for name, value in self.coverage.items()})
         return out
 
 
-class RankingAccumulator:
-    """Collects per-user metrics batch by batch, on the scores' device (no host syncs per batch)."""
+def _nanmean(values: np.ndarray) -> float:
+    finite = values[~np.isnan(values)]
+    return float(finite.mean()) if len(finite) else float("nan")
 
-    def __init__(self, ks: list[int], n_items: int, keep_top_items: bool = False, sampler=None):
+
+class RankingAccumulator:
+    """Collects per-user metrics batch by batch, on the scores' device (no host syncs per batch).
+
+    ``beyond`` (a :class:`~recbench.evaluation.beyond_metrics.BeyondAccuracy`) adds the
+    beyond-accuracy metrics computed from the same top-K lists.
+    """
+
+    def __init__(self, ks: list[int], n_items: int, keep_top_items: bool = False, sampler=None, beyond=None):
         self.ks = sorted(ks)
+        self.beyond = beyond
         self.sampler = sampler  # a SampledNegatives (recbench.evaluation.sampled), or None: full ranking
         self.n_items = n_items
         self.keep_top_items = keep_top_items
@@ -103,6 +113,8 @@ class RankingAccumulator:
         top = top_k(scores, kmax)  # [B, kmax]
         hits = target.gather(1, top).gt(0).float()  # [B, kmax]
         metrics = per_user_metrics(hits, target.gt(0).sum(dim=1), self.ks)
+        if self.beyond is not None:
+            metrics.update(self.beyond.per_user(top, history, metrics, self.ks))
         self.names = list(metrics)
         self.users.append(users)
         self.metrics.append(torch.stack(list(metrics.values()), dim=1))
@@ -124,7 +136,9 @@ class RankingAccumulator:
             reduce_sum: sums a tensor over processes.
         """
         device = self.recommended.device if self.recommended is not None else torch.device("cpu")
-        n_metrics = len(self.names) or len(per_user_metrics(torch.zeros(1, 1), torch.ones(1), self.ks))
+        if not self.names:
+            self.names = self._metric_names(device)
+        n_metrics = len(self.names)
         users = torch.cat(self.users) if self.users else torch.zeros(0, dtype=torch.long, device=device)
         metrics = torch.cat(self.metrics) if self.metrics else torch.zeros(0, n_metrics, device=device)
         recommended = self.recommended if self.recommended is not None else torch.zeros(
@@ -140,12 +154,12 @@ class RankingAccumulator:
         if bool(non_finite):
             raise RecbenchError("the model produced NaN or infinite scores: lower the learning rate, "
                                 "check the model's hyperparameters, or fix its score()")
-        if not self.names:
-            self.names = list(per_user_metrics(torch.zeros(1, max(self.ks)), torch.ones(1), self.ks))
         order = torch.argsort(users)
         users, metrics = users[order].cpu().numpy(), metrics[order].cpu().numpy()
         coverage = {f"coverage@{k}": float((recommended[row] > 0).float().mean())
                     for row, k in enumerate(self.ks)}
+        if self.beyond is not None:
+            coverage.update(self.beyond.catalogue(recommended, self.ks))
         return RankingResult(
             users=users,
             per_user={name: metrics[:, col] for col, name in enumerate(self.names)},
@@ -153,6 +167,15 @@ class RankingAccumulator:
             top_items=tops[order].cpu().numpy() if tops is not None else None,
             top_scores=top_scores[order].cpu().numpy() if top_scores is not None else None,
         )
+
+    def _metric_names(self, device: torch.device) -> list[str]:
+        """The metric names of a batch, from a one-user dummy batch (when no batch was added)."""
+        kmax = min(max(self.ks), self.n_items)
+        top = torch.zeros(1, kmax, dtype=torch.long, device=device)
+        metrics = per_user_metrics(torch.zeros(1, kmax, device=device), torch.ones(1, device=device), self.ks)
+        if self.beyond is not None:
+            metrics.update(self.beyond.per_user(top, torch.zeros(1, self.n_items, device=device), metrics, self.ks))
+        return list(metrics)
 
 
 def _gather_ragged(all_gather, users: Tensor, *rows: Tensor | None) -> list[Tensor | None]:
@@ -177,9 +200,9 @@ def _gather_ragged(all_gather, users: Tensor, *rows: Tensor | None) -> list[Tens
 
 @torch.no_grad()
 def evaluate(model, history: sp.csr_matrix, target: sp.csr_matrix, ks: list[int], batch_size: int,
-             device: torch.device, keep_top_items: bool = False, sampler=None) -> RankingResult:
+             device: torch.device, keep_top_items: bool = False, sampler=None, beyond=None) -> RankingResult:
     """Evaluate a model in this process over all users with a target (the fitted-model path)."""
-    accumulator = RankingAccumulator(ks, target.shape[1], keep_top_items, sampler)
+    accumulator = RankingAccumulator(ks, target.shape[1], keep_top_items, sampler, beyond)
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()

@@ -25,15 +25,17 @@ class RecommenderModule(pl.LightningModule):
         ks: metric cut-offs.
         keep_top_items: keep each test user's top-K list (for ``recommendations.parquet``).
         sampler: rank among sampled negatives instead of all items (off by default).
+        beyond: beyond-accuracy metrics (:class:`~recbench.evaluation.beyond_metrics.BeyondAccuracy`), or None.
     """
 
     def __init__(self, model: torch.nn.Module, n_items: int, ks: list[int], keep_top_items: bool = False,
-                 sampler=None):
+                 sampler=None, beyond=None):
         super().__init__()
         self.model = model
         self.n_items = n_items
         self.ks = list(ks)
         self.keep_top_items = keep_top_items
+        self.beyond = beyond
         self.sampler = sampler  # sampled evaluation (recbench.evaluation.sampled), None: full ranking
         self.automatic_optimization = not getattr(model, "manual_optimization", False)
         self._accumulator: RankingAccumulator | None = None
@@ -74,10 +76,11 @@ class RecommenderModule(pl.LightningModule):
     # -- evaluation -------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
         self._check_loss()
-        self._accumulator = RankingAccumulator(self.ks, self.n_items, sampler=self.sampler)
+        self._accumulator = RankingAccumulator(self.ks, self.n_items, sampler=self.sampler, beyond=self.beyond)
 
     def on_test_epoch_start(self) -> None:
-        self._accumulator = RankingAccumulator(self.ks, self.n_items, self.keep_top_items, self.sampler)
+        self._accumulator = RankingAccumulator(self.ks, self.n_items, self.keep_top_items, self.sampler,
+                                               self.beyond)
 
     def _evaluation_step(self, batch: dict[str, Tensor]) -> None:
         scores = self.model.score(batch["users"], batch["history"])  # [B, n_items]

@@ -32,6 +32,7 @@ class Outcome:
     epochs: int | None = None  # epochs trained (gradient models)
     best_epoch: int | None = None  # epoch whose weights were tested (0-based)
     is_global_zero: bool = True  # False on the other processes of a DDP run
+    tested_model: object = None  # the model whose test metrics these are, when not the one passed in (refit)
 
 
 def evaluation_device(requested: str) -> torch.device:
@@ -41,7 +42,7 @@ def evaluation_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
-def run_fit_model(model, split: SplitData, evaluation: DictConfig) -> Outcome:
+def run_fit_model(model, split: SplitData, evaluation: DictConfig, beyond=None) -> Outcome:
     """Fit on the training matrix (plus validation targets when refitting) and evaluate."""
     device = evaluation_device(evaluation.device)
     sampler = sampler_from_config(evaluation)
@@ -49,7 +50,8 @@ def run_fit_model(model, split: SplitData, evaluation: DictConfig) -> Outcome:
     model.fit(split.train)
     train_seconds = time.perf_counter() - start
     model.to(device)
-    valid = evaluate(model, *split.stage("valid"), evaluation.ks, evaluation.batch_size, device, sampler=sampler)
+    valid = evaluate(model, *split.stage("valid"), evaluation.ks, evaluation.batch_size, device, sampler=sampler,
+                     beyond=beyond)
     if evaluation.refit:
         merged = split.merged_for_refit()
         start = time.perf_counter()
@@ -58,7 +60,7 @@ def run_fit_model(model, split: SplitData, evaluation: DictConfig) -> Outcome:
         model.to(device)
     start = time.perf_counter()
     test = evaluate(model, *split.stage("test"), evaluation.ks, evaluation.batch_size, device,
-                    keep_top_items=evaluation.save_recommendations, sampler=sampler)
+                    keep_top_items=evaluation.save_recommendations, sampler=sampler, beyond=beyond)
     return Outcome(valid, test, train_seconds, time.perf_counter() - start)
 
 
@@ -68,7 +70,7 @@ def _trainer(trainer_cfg: DictConfig, output_dir: Path, logger, callbacks: list,
 
 
 def run_gradient_model(model, split: SplitData, cfg: DictConfig, logger, output_dir: Path,
-                       extra_callbacks: list, build_model) -> Outcome:
+                       extra_callbacks: list, build_model, beyond=None) -> Outcome:
     """Train with early stopping on the validation metric, restore the best epoch, test.
 
     With ``evaluation.refit`` a fresh model (from ``build_model()``) is then trained on train +
@@ -81,7 +83,7 @@ def run_gradient_model(model, split: SplitData, cfg: DictConfig, logger, output_
     callbacks = [EarlyStopping(monitor=monitor, mode="max", patience=evaluation.patience),
                  checkpoint, *extra_callbacks]
     module = RecommenderModule(model, split.n_items, evaluation.ks, evaluation.save_recommendations,
-                                   sampler_from_config(evaluation))
+                                   sampler_from_config(evaluation), beyond)
     data = InteractionDataModule(split, model.batch_kind, model.batch_size, evaluation.batch_size,
                                  cfg.seed, getattr(model, "num_negatives", 0))
     strategy = {}
@@ -106,7 +108,7 @@ def run_gradient_model(model, split: SplitData, cfg: DictConfig, logger, output_
         merged = split.merged_for_refit()
         model = build_model()
         module = RecommenderModule(model, split.n_items, evaluation.ks, evaluation.save_recommendations,
-                                   sampler_from_config(evaluation))
+                                   sampler_from_config(evaluation), beyond)
         data = InteractionDataModule(merged, model.batch_kind, model.batch_size, evaluation.batch_size,
                                      cfg.seed, getattr(model, "num_negatives", 0))
         trainer = _trainer(cfg.trainer, output_dir, logger, extra_callbacks,
@@ -119,4 +121,5 @@ def run_gradient_model(model, split: SplitData, cfg: DictConfig, logger, output_
     start = time.perf_counter()
     trainer.test(module, datamodule=data, ckpt_path=ckpt_path, verbose=False)
     return Outcome(valid, module.last_result["test"], train_seconds, time.perf_counter() - start,
-                   epochs=epochs, best_epoch=best_epoch, is_global_zero=trainer.is_global_zero)
+                   epochs=epochs, best_epoch=best_epoch, is_global_zero=trainer.is_global_zero,
+                   tested_model=module.model)

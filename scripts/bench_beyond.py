@@ -1,0 +1,80 @@
+"""Accuracy beside novelty, popularity bias, exposure, diversity and calibration, and the group gaps.
+
+Runs the tuned ML-100K experiments (``conf/experiment/<model>_ml100k.yaml``, tuned for the 80/20
+refit protocol) on the default per-user random 80/10/10 split without refit, with every
+beyond-accuracy metric and the user groups, one ``python run.py`` process each, then prints:
+
+1. a table of test NDCG@10 beside novelty, ARP, APLT, Gini, coverage, ILD on genres and calibration;
+2. the largest gap between user groups in NDCG@10 for each grouping, with Welch's t-test (best vs
+   worst group) and the Kruskal-Wallis test (all groups).
+
+Example::
+
+    python scripts/bench_beyond.py pop itemknn ease puresvd ials mf multvae \
+        --overrides trainer.max_epochs=30 --out outputs/bench_beyond
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COLUMNS = [("NDCG@10", "ndcg@10"), ("novelty", "novelty@10"), ("ARP", "arp@10"), ("APLT", "aplt@10"),
+           ("pop lift", "pop_lift@10"), ("Gini", "gini@10"), ("entropy", "entropy@10"),
+           ("coverage", "coverage@10"), ("head exp.", "head_exposure@10"), ("ILD", "ild@10"),
+           ("calib. KL", "calibration@10")]
+
+
+def run(model: str, output: Path, groups: list[str], beyond: str, overrides: list[str]) -> dict:
+    """One run (reused when its results.json exists); returns its results."""
+    results = output / "results.json"
+    if not results.exists():
+        subprocess.run([sys.executable, "run.py", f"experiment={model}_ml100k", "split=random",
+                        "evaluation.refit=false", "evaluation.monitor=ndcg@10", f"evaluation.beyond={beyond}",
+                        f"evaluation.user_groups=[{','.join(groups)}]", "logger=none",
+                        "trainer.enable_progress_bar=false", f"hydra.run.dir={output}", *overrides],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return json.loads(results.read_text())
+
+
+def fmt(value, digits: int = 4) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", help="models with a conf/experiment/<model>_ml100k.yaml")
+    parser.add_argument("--groups", nargs="+", default=["gender", "age", "activity"])
+    parser.add_argument("--beyond", default="all", help="evaluation.beyond (default all)")
+    parser.add_argument("--metric", default="ndcg@10", help="the metric whose group gaps are shown")
+    parser.add_argument("--overrides", nargs="*", default=[], help="extra run.py overrides for every run")
+    parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench_beyond")
+    args = parser.parse_args()
+
+    results = {m: run(m, args.out / m, args.groups, args.beyond, args.overrides) for m in args.models}
+    print("| model | " + " | ".join(name for name, _ in COLUMNS) + " | train s |")
+    print("|---|" + "---|" * (len(COLUMNS) + 1))
+    for model, result in results.items():
+        metrics = result["metrics"]
+        cells = [fmt(metrics.get(f"test/{key}"), 1 if key.startswith("arp") else 4) for _, key in COLUMNS]
+        print(f"| {model} | " + " | ".join(cells) + f" | {result['timing']['train_seconds']:.1f} |")
+
+    print(f"\nGroup gaps in test {args.metric} (best - worst group; Welch's t-test best vs worst, "
+          "Kruskal-Wallis across groups):\n")
+    print("| model | grouping | groups (mean, n) | gap | best / worst | p Welch | p Kruskal |")
+    print("|---|---|---|---|---|---|---|")
+    for model, result in results.items():
+        for grouping, per_metric in (result.get("fairness", {}).get("test") or {}).items():
+            entry = per_metric[args.metric]
+            groups = ", ".join(f"{name} {g['mean']:.3f} ({g['n']})" for name, g in entry["groups"].items())
+            print(f"| {model} | {grouping} | {groups} | {fmt(entry['gap'])} | {entry['best']} / {entry['worst']} "
+                  f"| {entry['p_welch']:.3g} | {entry['p_kruskal']:.3g} |")
+
+
+if __name__ == "__main__":
+    main()
