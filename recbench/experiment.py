@@ -13,11 +13,13 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from recbench.config import build
+from recbench.data.feature_loading import attach_features, check_feature_config, model_feature_kwargs, plugin_node
 from recbench.data.interactions import Interactions, SplitData
 from recbench.data.loading import load_dataset
 from recbench.data.preprocess import statistics
 from recbench.data.split_cache import cached_split
 from recbench.errors import RecbenchError, require, require_positive
+from recbench.evaluation.beyond_features import beyond_feature_fields, load_beyond_features
 from recbench.evaluation.beyond_metrics import BeyondAccuracy, check_beyond_config, fairness_report
 from recbench.evaluation.evaluator import RankingResult
 from recbench.evaluation.sampled import protocol_record
@@ -40,24 +42,29 @@ def check_config(cfg: DictConfig) -> None:
     require_positive("evaluation.patience", cfg.evaluation.patience + 1, integer=True)
     check_beyond_config(cfg.evaluation.get("beyond"), cfg.evaluation.get("user_groups"),
                         cfg.evaluation.get("activity_bins", 3))
+    beyond_feature_fields(cfg.evaluation, cfg.dataset)  # features the metrics need: declared by the dataset?
 
 
 def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
     """Run one experiment and write its results; returns the results dictionary."""
     check_config(cfg)
+    feature_sides = check_feature_config(cfg.model, cfg.split, cfg.dataset)
     output_dir = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
 
     data = load_dataset(cfg.dataset, cache_dir=cfg.paths.cache_dir)
+    data, encoder_record = attach_features(cfg.dataset, data, feature_sides, cfg.get("encoder"),
+                                           cfg.paths.cache_dir)
     split, split_file = cached_split(cfg.split, data, seed=cfg.split.get("seed", cfg.seed),
                                      cache_dir=cfg.paths.cache_dir)
     stats = statistics(data)
     log.info("dataset %s: %s; split %s", cfg.dataset.name, stats, split.counts())
-    beyond = build_beyond(cfg.evaluation, data, split, cfg.dataset.name)
+    beyond = build_beyond(cfg.evaluation, cfg.dataset, data, split, cfg.paths.cache_dir)
 
     def build_model():
         pl.seed_everything(cfg.seed, workers=True)
-        return build(cfg.model, "model", n_users=data.n_users, n_items=data.n_items)
+        return build(plugin_node(cfg.model), "model", n_users=data.n_users, n_items=data.n_items,
+                     **model_feature_kwargs(cfg.model, data, cfg.dataset.name))
 
     model = build_model()
     logger = build_logger(cfg)
@@ -71,6 +78,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
                                      beyond)
 
     results = assemble_results(cfg, data, split, model, outcome, stats, split_file)
+    results["encoder"] = encoder_record.to_dict() if encoder_record else None
     if beyond is not None and beyond.groupings:
         results["fairness"] = {stage: fairness_report(result.users, result.per_user, beyond.groupings)
                                for stage, result in (("valid", outcome.valid), ("test", outcome.test))}
@@ -84,14 +92,15 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
     return results
 
 
-def build_beyond(evaluation: DictConfig, data: Interactions, split: SplitData, dataset: str) -> BeyondAccuracy | None:
+def build_beyond(evaluation: DictConfig, dataset: DictConfig, data: Interactions, split: SplitData,
+                 cache_dir: str | None) -> BeyondAccuracy | None:
     """The beyond-accuracy metrics' popularity, features and groups, or None when none are asked for."""
     names, groups = evaluation.get("beyond"), evaluation.get("user_groups")
     if not names and not groups:
         return None
-    return BeyondAccuracy(names, split.train, getattr(data, "item_features", None),
-                          getattr(data, "user_features", None), evaluation.get("item_field", "genres"),
-                          groups, evaluation.get("activity_bins", 3), dataset)
+    item_features, user_features = load_beyond_features(evaluation, dataset, data, cache_dir)
+    return BeyondAccuracy(names, split.train, item_features, user_features, evaluation.get("item_field", "genres"),
+                          groups, evaluation.get("activity_bins", 3), dataset.name)
 
 
 def assemble_results(cfg: DictConfig, data: Interactions, split: SplitData, model, outcome: Outcome,

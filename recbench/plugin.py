@@ -23,6 +23,16 @@ hyperparameters with defaults. Every plugin is a :class:`Scorer`; it is trained 
   ``manual_optimization = True`` and provides ``configure_optimizers()`` and
   ``manual_step(batch, module)`` (see Lightning's manual optimisation).
 
+Side information (optional). A plugin that uses item or user features declares the class
+attribute ``feature_inputs = ("item",)`` (any of ``"item"``, ``"user"``) and takes the constructor
+keyword arguments ``item_features`` / ``user_features`` (:class:`FeatureTensors` or None). Its YAML
+may choose fields with ``item_fields`` / ``user_fields`` (a list, or null for all the dataset has).
+recbench builds it as ``instantiate(cfg.model, n_users=..., n_items=..., item_features=...)``; the
+plugin keeps the tensors as non-persistent buffers, so they follow ``.to(device)`` and stay out of
+checkpoints. A plugin whose config has ``use_features`` gets features only when it is true. Cold
+items (no training interaction) and cold users are scored through ``score`` like any other: from
+their features alone. Plugins without ``feature_inputs`` are built exactly as before.
+
 A plugin never ranks, masks or computes metrics: the evaluator does that for every model alike.
 
 Optional capabilities a plugin may declare as class attributes (``recbench recommend`` and
@@ -36,12 +46,28 @@ Optional capabilities a plugin may declare as class attributes (``recbench recom
 
 from __future__ import annotations
 
-from typing import Literal, Protocol, runtime_checkable
+import inspect
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 import scipy.sparse as sp
 from torch import Tensor
 
 BatchKind = Literal["interactions", "users"]
+FEATURE_SIDES = ("item", "user")
+# Model config keys that recbench reads (to choose the features) and does not pass to the plugin.
+FEATURE_FIELD_KEYS = ("item_fields", "user_fields")
+
+
+class FeatureTensors(NamedTuple):
+    """Side information of every item (or user), aligned to its index.
+
+    Attributes:
+        values: float32 ``[n, dim]``; rows of ids without features are zero.
+        mask: bool ``[n]``; True where the id has at least one feature.
+    """
+
+    values: Tensor
+    mask: Tensor
 
 
 @runtime_checkable
@@ -100,3 +126,22 @@ def model_name(target: str) -> str:
     """The user-facing name of a plugin from its ``_target_``: the module's last component."""
     parts = target.split(".")
     return parts[-2] if len(parts) >= 2 else parts[-1]
+
+
+def feature_sides(model_class: type, use_features: bool | None = None) -> tuple[str, ...]:
+    """Which sides' features recbench passes to a plugin class (empty: none).
+
+    Args:
+        model_class: the plugin class.
+        use_features: the config's ``use_features`` when it has one: false turns features off;
+            true with no class-level ``feature_inputs`` passes every side the constructor takes.
+    """
+    if use_features is False:
+        return ()
+    declared = getattr(model_class, "feature_inputs", None)
+    if declared is None and not use_features:
+        return ()
+    accepted = inspect.signature(model_class).parameters
+    if declared is None:
+        return tuple(side for side in FEATURE_SIDES if f"{side}_features" in accepted)
+    return tuple(declared)

@@ -32,6 +32,11 @@ def _atomic_write(path: Path, write) -> None:
         raise
 
 
+def atomic_write(path: Path, write) -> None:
+    """Write a file of any format atomically: ``write(tmp_path)`` fills a temporary file, then rename."""
+    _atomic_write(Path(path), write)
+
+
 def write_json(path: Path, payload: dict) -> None:
     """Write ``payload`` as JSON atomically."""
     _atomic_write(Path(path), lambda tmp: tmp.write_text(json.dumps(payload, indent=2, default=str)))

@@ -16,6 +16,7 @@ from hydra.core.object_type import ObjectType
 from hydra.utils import get_object
 from omegaconf import OmegaConf
 
+from recbench.plugin import FEATURE_FIELD_KEYS
 from recbench.testing.conformance import compose_model
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,7 +32,9 @@ def bind(node: dict, where: str, runtime: dict) -> int:
     a nested ``_partial_`` node (an optimizer) only has to accept its keys.
     """
     target = get_object(node["_target_"])
-    kwargs = {key: value for key, value in node.items() if not key.startswith("_")}
+    # item_fields / user_fields are read by recbench to choose features, never passed to the plugin.
+    kwargs = {key: value for key, value in node.items()
+              if not key.startswith("_") and key not in FEATURE_FIELD_KEYS}
     signature = inspect.signature(target)
     try:
         if node.get("_partial_"):

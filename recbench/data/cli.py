@@ -7,6 +7,8 @@ import logging
 import os
 
 from recbench.data.catalog import catalog_entry, catalog_names, description
+from recbench.data.feature_loading import SIDES, declared_features, load_features
+from recbench.data.encoders import MiniLMEncoder, TfidfEncoder
 from recbench.data.loading import dataset_files, dataset_folder, load_dataset
 from recbench.data.preprocess import statistics
 from recbench.data.sources import DEFAULT_CACHE_DIR, locate_dataset
@@ -53,7 +55,24 @@ def info(args) -> int:
     print(f"{entry.name} after preprocessing ({dict(entry.get('preprocess', {}))}):")
     for key, value in stats.items():
         print(f"  {key:<22} {value:,}" if isinstance(value, int) else f"  {key:<22} {value:.6g}")
+    if declared_features(entry):
+        print_features(entry, data, args)
     return 0
+
+
+def print_features(entry, data, args) -> None:
+    """Each feature's kind, dimension and coverage (text encoded with ``--encoder``)."""
+    encoder = {"tfidf": TfidfEncoder, "minilm": MiniLMEncoder}.get(args.encoder)
+    if encoder is None:
+        raise RecbenchError(f"unknown encoder {args.encoder!r}: use tfidf or minilm")
+    data, record = load_features(entry, data, dataset_folder(entry, cache_dir=_cache_dir(args)), encoder(),
+                                 _cache_dir(args))
+    print(f"features{f' (text encoded by {record.name}, {record.version})' if record else ''}:")
+    print(f"  {'side':<5} {'field':<14} {'kind':<12} {'dimension':>9} {'coverage':>9}")
+    for side in SIDES:
+        matrix = getattr(data, f"{side}_features")
+        for name, kind, dim, coverage in (matrix.describe() if matrix is not None else []):
+            print(f"  {side:<5} {name:<14} {kind:<12} {dim:>9,} {coverage:>8.1%}")
 
 
 def download(args) -> int:
@@ -78,4 +97,6 @@ def add_parser(subparsers) -> None:
         sub = actions.add_parser(name, parents=[common], help=text)
         sub.add_argument("name", help="catalog name (see `recbench datasets list`)")
         sub.add_argument("overrides", nargs="*", help="entry overrides, e.g. preprocess.min_rating=4")
+        if handler is info:
+            sub.add_argument("--encoder", default="tfidf", help="text encoder for text features: tfidf or minilm")
         sub.set_defaults(handler=handler)

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from recbench.errors import RecbenchError
+
+if TYPE_CHECKING:
+    from recbench.data.features import FeatureMatrix
 
 USER, ITEM, RATING, TIMESTAMP = "user", "item", "rating", "timestamp"
 
@@ -42,6 +46,9 @@ class Interactions:
         ratings: rating of each interaction ``[nnz]``, or None for implicit data.
         timestamps: timestamp of each interaction ``[nnz]`` (int64 seconds), or None.
         item_info: optional per-item side information indexed by item index (title, category...).
+        item_features: item side information aligned to item indices (``dataset.features.item``),
+            or None when not loaded.
+        user_features: user side information aligned to user indices, or None.
     """
 
     user_ids: np.ndarray
@@ -51,6 +58,8 @@ class Interactions:
     ratings: np.ndarray | None = None
     timestamps: np.ndarray | None = None
     item_info: pd.DataFrame | None = field(default=None, compare=False)
+    item_features: FeatureMatrix | None = field(default=None, compare=False)
+    user_features: FeatureMatrix | None = field(default=None, compare=False)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, item_info: pd.DataFrame | None = None) -> "Interactions":
@@ -97,13 +106,20 @@ class Interactions:
         return matrix
 
     def fingerprint(self) -> str:
-        """sha256 over the encoded interactions and the original ids (16 hex digits)."""
+        """sha256 over the encoded interactions, the original ids and any loaded features (16 hex digits).
+
+        Without features the value is what it was before features existed, so earlier results
+        keep their fingerprint.
+        """
         digest = hashlib.sha256()
         for array in (self.users, self.items, self.ratings, self.timestamps):
             if array is not None:
                 digest.update(np.ascontiguousarray(array).tobytes())
         for ids in (self.user_ids, self.item_ids):
             digest.update("\x1f".join(map(str, ids)).encode())
+        for side, features in (("item", self.item_features), ("user", self.user_features)):
+            if features is not None:
+                digest.update(f"{side}:{features.fingerprint()}".encode())
         return digest.hexdigest()[:16]
 
 
@@ -118,6 +134,9 @@ class SplitData:
 
     interactions: Interactions
     roles: np.ndarray  # int8 [nnz], a Role per interaction
+    # What each target is ranked among: "all" items, or "cold_items" (the stage's cold items,
+    # the item cold-start protocol of split=cold_items).
+    candidates: str = "all"
 
     @property
     def n_users(self) -> int:
@@ -156,7 +175,24 @@ class SplitData:
         """The same split with validation targets moved into training (refit before the test)."""
         roles = self.roles.copy()
         roles[roles == Role.VALID] = Role.TRAIN
-        return SplitData(self.interactions, roles)
+        return SplitData(self.interactions, roles, self.candidates)
+
+    def item_train_counts(self) -> np.ndarray:
+        """Training interactions of each item, int64 ``[n_items]`` (0: a cold item)."""
+        return np.bincount(self.interactions.items[self.roles == Role.TRAIN], minlength=self.n_items)
+
+    def candidate_items(self, stage: str) -> np.ndarray | None:
+        """bool ``[n_items]``: the items a ``stage`` target is ranked among, or None for all items.
+
+        Under ``candidates="cold_items"`` these are the items with a target in the stage and no
+        training interaction: the stage's cold items.
+        """
+        if self.candidates == "all":
+            return None
+        code = {"valid": Role.VALID, "test": Role.TEST}[stage]
+        targets = np.zeros(self.n_items, dtype=bool)
+        targets[self.interactions.items[self.roles == code]] = True
+        return targets & (self.item_train_counts() == 0)
 
     def stage(self, stage: str) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         """The (history, target) matrices of ``stage`` ("valid" or "test")."""

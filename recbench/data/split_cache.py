@@ -50,7 +50,7 @@ def cached_split(split_cfg: DictConfig, data: Interactions, seed: int,
         roles = pd.read_parquet(path)["role"].to_numpy(np.int8)
         if len(roles) == len(data):
             log.info("split read from the cache: %s", path)
-            return SplitData(data, roles), path
+            return SplitData(data, roles, getattr(splitter, "candidates", "all")), path
         log.warning("ignoring %s: it has %d roles for %d interactions", path, len(roles), len(data))
     split = splitter(data, seed=seed)
     try:

@@ -28,7 +28,7 @@ DEFAULT = ("f1", "novelty", "arp", "aplt", "pop_lift", "gini", "entropy", "expos
 BUILTIN_GROUPS = ("activity",)
 
 
-def _as_list(value) -> list[str]:
+def as_list(value) -> list[str]:
     """A config list, a single name (``evaluation.beyond=all``) or null, as a list."""
     if value is None:
         return []
@@ -37,10 +37,10 @@ def _as_list(value) -> list[str]:
 
 def check_beyond_config(names, user_groups, activity_bins) -> None:
     """Names checked before any data is read."""
-    names = _as_list(names)
+    names = as_list(names)
     unknown = [name for name in names if name not in ALL and name != "all"]
     require(not unknown, f"evaluation.beyond: unknown metric(s) {unknown}; choose from {list(ALL)} or 'all'")
-    groups = _as_list(user_groups)
+    groups = as_list(user_groups)
     require(len(set(groups)) == len(groups), f"evaluation.user_groups lists a group twice: {groups}")
     require_positive("evaluation.activity_bins", activity_bins, integer=True)
 
@@ -75,7 +75,7 @@ class BeyondAccuracy:
                  item_field: str | None = "genres", user_groups=(), activity_bins: int = 3,
                  dataset: str = "this dataset"):
         check_beyond_config(names, user_groups, activity_bins)
-        names, user_groups = _as_list(names), _as_list(user_groups)
+        names, user_groups = as_list(names), as_list(user_groups)
         if "all" in names:
             names = [n for n in ALL if item_features is not None or n not in NEEDS_ITEM_FEATURES]
         missing = [n for n in names if n in NEEDS_ITEM_FEATURES]
@@ -107,8 +107,9 @@ class BeyondAccuracy:
             raise RecbenchError(f"evaluation.user_groups: {name!r} needs user features, but the dataset "
                                 f"{dataset!r} has none: use user_groups=[activity] or a dataset with user features")
         values, info = _field_columns(user_features, name, "evaluation.user_groups", dataset)
-        return feature_grouping(name, values, np.asarray(user_features.mask), info.kind,
-                                getattr(info, "labels", None), bins)
+        mask = getattr(info, "mask", None)
+        mask = np.asarray(user_features.mask if mask is None else mask, dtype=bool)
+        return feature_grouping(name, values, mask, info.kind, list(getattr(info, "labels", None) or []) or None, bins)
 
     def to(self, device: torch.device) -> "BeyondAccuracy":
         """Move the tensors to ``device`` (once, before evaluation)."""
