@@ -48,7 +48,7 @@ def test_mf_explanations_are_labelled_approximate(runs, capsys):
     payload = json.loads(capsys.readouterr().out)
     assert payload["method"] == "approximate" and len(payload["items"]) == 3
     loaded = load_run(runs["mf"])
-    vectors = torch.nn.functional.normalize(loaded.model.item_embedding.weight, dim=1)
+    vectors = torch.nn.functional.normalize(loaded.model.item_embedding.weight.detach(), dim=1)
     item = {str(i): n for n, i in enumerate(loaded.item_ids)}
     top = payload["items"][0]
     reason = top["because"][0]
