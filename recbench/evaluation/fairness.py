@@ -14,6 +14,7 @@ Per-group means use ``np.bincount`` (no per-user loop); the tests run once per m
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,7 +83,9 @@ def feature_grouping(name: str, values: np.ndarray, mask: np.ndarray, kind: str,
         codes = np.searchsorted(inner, column, side="left").astype(np.int64)
         codes[~mask] = -1
         bounds = [float(known.min()), *map(float, inner), float(known.max())]
-        names = [f"{name} q{b + 1} ({bounds[b]:.3g}..{bounds[b + 1]:.3g}]" for b in range(len(inner) + 1)]
+        # Values are standardised in the feature matrix: the bins are named by quantile, low to high.
+        names = [f"{name} q{b + 1}/{len(inner) + 1} (z {bounds[b]:.2g}..{bounds[b + 1]:.2g})"
+                 for b in range(len(inner) + 1)]
         return Grouping(name, codes, names)
     raise RecbenchError(f"evaluation.user_groups: the user feature {name!r} is {kind}; only categorical "
                         "and numeric user features can form groups")
@@ -120,8 +123,10 @@ def group_gaps(per_user: dict[str, np.ndarray], codes: np.ndarray, labels: list[
             best = compared[np.argmax(means[compared])]
             worst = compared[np.argmin(means[compared])]
             samples = [values[keep & (codes == g)] for g in compared]
-            welch = stats.ttest_ind(values[keep & (codes == best)], values[keep & (codes == worst)],
-                                    equal_var=False)
+            with warnings.catch_warnings():  # nearly constant groups: scipy warns, the p-value says so
+                warnings.simplefilter("ignore", RuntimeWarning)
+                welch = stats.ttest_ind(values[keep & (codes == best)], values[keep & (codes == worst)],
+                                        equal_var=False)
             entry.update(gap=float(means[best] - means[worst]), best=labels[best], worst=labels[worst],
                          p_welch=float(welch.pvalue), p_kruskal=_kruskal(stats, samples))
         out[metric] = entry
