@@ -31,6 +31,7 @@ class Run:
     config: dict                     # the resolved run config (empty when the file has none)
     per_user_file: Path | None       # per_user_test.parquet, when the run wrote one
     source: str = ""                 # the PATH argument it was found under
+    fairness: dict = field(default_factory=dict)  # test-stage user-group gaps: {grouping: {metric: entry}}
 
     @property
     def directory(self) -> Path:
@@ -134,4 +135,5 @@ def read_run(file: Path, collection: Collection) -> Run | None:
         n_params=int(n_params) if isinstance(n_params, int) else None,
         config=config,
         per_user_file=per_user,
+        fairness=((raw.get("fairness") or {}).get("test") or {}) if isinstance(raw.get("fairness"), dict) else {},
     )
