@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from recbench.errors import require, require_positive
-from recbench.models.similarity import Similarity, top_k_neighbours
+from recbench.linalg.similarity import Similarity, top_k_neighbours
 from recbench.plugin import FeatureTensors
 
 

@@ -14,7 +14,6 @@ import pandas as pd
 
 RESULTS_FILE = "results.json"
 MODEL_CHECKPOINT = "checkpoints/model.pt"  # the tested model's state_dict (recommend, explain)
-SCHEMA_VERSION = 1
 _PACKAGES = ["recbench", "torch", "pytorch-lightning", "hydra-core", "omegaconf", "numpy", "scipy",
              "pandas", "pyarrow", "optuna", "wandb"]
 

@@ -35,7 +35,7 @@ def run(model: str, output: Path, groups: list[str], beyond: str, overrides: lis
     results = output / "results.json"
     if not results.exists():
         subprocess.run([sys.executable, "run.py", f"experiment={model}_ml100k", "split=random",
-                        "evaluation.refit=false", "evaluation.monitor=ndcg@10", f"evaluation.beyond={beyond}",
+                        "evaluation.refit=false", "evaluation.monitor=valid/ndcg@10", f"evaluation.beyond={beyond}",
                         f"evaluation.user_groups=[{','.join(groups)}]", "logger=none",
                         "trainer.enable_progress_bar=false", f"hydra.run.dir={output}", *overrides],
                        cwd=ROOT, check=True, stdout=subprocess.DEVNULL)

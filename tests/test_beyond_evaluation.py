@@ -102,8 +102,8 @@ def test_missing_features_are_named():
 
 def test_run_records_beyond_metrics_fairness_and_checkpoint(tmp_path):
     cfg = compose_config(["model=pop", "evaluation.user_groups=[activity]"], tmp_path)
-    results = train(cfg)
-    metrics = results["metrics"]
+    record = train(cfg)
+    metrics = record.metrics
     for name in ("f1@10", "novelty@10", "arp@10", "aplt@10", "pop_lift@10", "gini@10", "entropy@10",
                  "head_exposure@10"):
         assert f"test/{name}" in metrics

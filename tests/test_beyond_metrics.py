@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from recbench.evaluation import beyond
+from recbench.evaluation.segments import item_segments
 
 # Four items with training popularity 6, 3, 1, 0 among n_users = 8 users (10 interactions).
 COUNTS = torch.tensor([6.0, 3.0, 1.0, 0.0])
@@ -28,19 +29,19 @@ def test_novelty_is_mean_self_information():
 
 
 def test_head_holds_the_first_twenty_percent_of_interactions():
+    head = lambda counts: item_segments(np.array(counts), 0.2)["head"].tolist()  # noqa: E731
     # Item 0 alone holds 60% >= 20%: it is the head; the rest is the tail.
-    assert beyond.head_items(COUNTS).tolist() == [True, False, False, False]
+    assert head([6, 3, 1, 0]) == [True, False, False, False]
     # 10 items of 10 interactions each: the head is the first 2 (by index on ties) = 20%.
-    assert beyond.head_items(torch.full((10,), 10.0)).tolist() == [True, True] + [False] * 8
-    # 30% + 25% + ...: the item taking the cumulative share past 20% is head, the next one is not.
-    counts = torch.tensor([5.0, 30.0, 25.0, 40.0])  # sorted: 40 (item 3) then 30 (item 1)
-    assert beyond.head_items(counts).tolist() == [False, False, False, True]
+    assert head([10] * 10) == [True, True] + [False] * 8
+    # The item taking the cumulative share past 20% is head, the next one is not.
+    assert head([5, 30, 25, 40]) == [False, False, False, True]
 
 
 def test_arp_and_aplt():
     top = torch.tensor([[0, 1], [2, 3]])
     assert beyond.list_mean(top, COUNTS).tolist() == pytest.approx([4.5, 0.5])
-    tail = (~beyond.head_items(COUNTS)).float()
+    tail = torch.from_numpy(~item_segments(COUNTS.numpy(), 0.2)["head"]).float()
     assert beyond.list_mean(top, tail).tolist() == pytest.approx([0.5, 1.0])
 
 

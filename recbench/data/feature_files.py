@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recbench.data.features import KINDS, FieldValues
+from recbench.data.features import KINDS, FieldValues, shown
 from recbench.errors import RecbenchError, require
 
 SPEC_KEYS = {"kind", "file", "sep", "header", "encoding", "names", "id", "value", "multi_sep", "extract",
@@ -71,13 +71,20 @@ def _extract(values: pd.Series, pattern: str | None, source: str) -> pd.Series:
                             f"with one group: {error}") from None
 
 
+def _to_float(text: str) -> float | None:
+    try:
+        return float(text)  # "nan" and "inf" parse here and are refused later, with their own message
+    except ValueError:
+        return None
+
+
 def _numbers(values: pd.Series, ids: pd.Series, source: str) -> np.ndarray:
-    numeric = pd.to_numeric(values, errors="coerce")
-    bad = numeric.isna()
+    numeric = values.map(_to_float)
+    bad = numeric.isna() & ~values.str.strip().str.lower().isin(["nan", "-nan", "+nan"])
     if bad.any():
         raise RecbenchError(f"{source}: id {ids[bad].iloc[0]!r} has {values[bad].iloc[0]!r}, which is not a "
                             "number: fix the value or remove the row (empty cells count as missing)")
-    return numeric.to_numpy(np.float64)
+    return numeric.to_numpy(np.float64, na_value=np.nan)
 
 
 def _lookup(codes: pd.Series, spec: Mapping, folder: Path, source: str) -> pd.Series:
@@ -177,8 +184,8 @@ def read_vectors(path: Path, id_column=None, value=None) -> tuple[np.ndarray, np
         lengths = cells.map(lambda cell: -1 if cell is None else len(cell)).to_numpy()
         if len(set(lengths.tolist())) > 1:
             first = int(np.flatnonzero(lengths != lengths[0])[0])
-            raise RecbenchError(f"{path}: vectors have different lengths ({lengths[0]} for id {ids.iloc[0]!r}, "
-                                f"{lengths[first]} for id {ids.iloc[first]!r}): every vector needs the same dimension")
+            raise RecbenchError(f"{path}: vectors have different lengths ({lengths[0]} for id {shown(ids.iloc[0])}, "
+                                f"{lengths[first]} for id {shown(ids.iloc[first])}): every vector needs the same dimension")
         vectors = np.stack([np.asarray(cell, dtype=np.float64) for cell in cells])
     else:
         rest = frame.drop(columns=[ids.name])

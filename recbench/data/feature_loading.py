@@ -224,8 +224,11 @@ def split_feature_sides(split_cfg: DictConfig) -> tuple[str, ...]:
     return tuple(getattr(model_class(split_cfg), "needs_features", ()))
 
 
-def check_feature_config(model_cfg: DictConfig, split_cfg: DictConfig, dataset: DictConfig) -> set[str]:
+def check_feature_config(model_cfg: DictConfig, split_cfg: DictConfig, dataset: DictConfig,
+                         model_label: str | None = None, split_label: str | None = None) -> set[str]:
     """Before any data is read: the sides the model and split need are declared by the dataset.
+
+    ``model_label`` / ``split_label`` are the names the user typed (``model=contentknn``), for messages.
 
     Returns:
         The sides to load.
@@ -234,8 +237,10 @@ def check_feature_config(model_cfg: DictConfig, split_cfg: DictConfig, dataset: 
         RecbenchError: naming the model or split, the dataset and the missing side or fields.
     """
     declared = declared_features(dataset)
-    needs = [(f"model {model_name(model_cfg._target_)!r}", side) for side in model_feature_sides(model_cfg)]
-    needs += [(f"split {model_name(split_cfg._target_)!r}", side) for side in split_feature_sides(split_cfg)]
+    model_label = model_label or model_name(model_cfg._target_)
+    split_label = split_label or split_cfg._target_.rsplit(".", 1)[-1]
+    needs = [(f"model {model_label!r}", side) for side in model_feature_sides(model_cfg)]
+    needs += [(f"split {split_label!r}", side) for side in split_feature_sides(split_cfg)]
     for who, side in needs:
         require(side in declared,
                 f"{who} needs {side} features, but dataset {dataset.name!r} declares none: add "

@@ -131,6 +131,14 @@ class FieldValues:
     source: str
 
 
+def shown(value) -> str:
+    """An id as a user would write it: numpy scalars unwrapped, whole floats without ``.0``."""
+    value = value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return repr(value)
+
+
 def match_ids(ids: np.ndarray, dataset_ids: np.ndarray, source: str) -> np.ndarray:
     """Index of each feature id in the dataset's ids, -1 where the dataset does not have it.
 
@@ -172,7 +180,7 @@ def _check_single(field: FieldValues, rows: np.ndarray) -> None:
         return
     values, counts = np.unique(rows, return_counts=True)
     raise RecbenchError(f"{field.source}: {int((counts > 1).sum())} id(s) appear more than once in a "
-                        f"{field.kind} feature (e.g. {field.ids[np.flatnonzero(rows == values[counts > 1][0])[0]]!r}): "
+                        f"{field.kind} feature (e.g. {shown(field.ids[np.flatnonzero(rows == values[counts > 1][0])[0]])}): "
                         "keep one row per id")
 
 
@@ -191,7 +199,7 @@ def _block(field: FieldValues, rows: np.ndarray, n: int, encode_text: Callable[[
         values = field.values.astype(np.float64)
         if not np.isfinite(values).all():
             raise RecbenchError(f"{field.source}: numeric feature {field.name!r} holds NaN or inf (id "
-                                f"{field.ids[np.flatnonzero(~np.isfinite(values))[0]]!r}): fix the value or remove the row")
+                                f"{shown(field.ids[np.flatnonzero(~np.isfinite(values))[0]])}): fix the value or remove the row")
         std = values.std()
         block = np.zeros((n, 1), dtype=np.float32)
         # Standardised over the ids that have a value, so a missing value sits at the mean (0).
@@ -201,7 +209,7 @@ def _block(field: FieldValues, rows: np.ndarray, n: int, encode_text: Callable[[
         vectors = np.asarray(field.values, dtype=np.float32)
         if not np.isfinite(vectors).all():
             raise RecbenchError(f"{field.source}: vector feature {field.name!r} holds NaN or inf (id "
-                                f"{field.ids[np.flatnonzero(~np.isfinite(vectors).all(axis=1))[0]]!r}): fix or drop that row")
+                                f"{shown(field.ids[np.flatnonzero(~np.isfinite(vectors).all(axis=1))[0]])}): fix or drop that row")
         block = np.zeros((n, vectors.shape[1]), dtype=np.float32)
         block[rows] = vectors
         return block, mask, ()

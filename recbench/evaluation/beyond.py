@@ -12,7 +12,8 @@ Definitions (``L`` = a user's list of K items, ``H`` = their known history):
 * ``arp@K``        = mean over L of ``count[i]`` (average recommendation popularity,
   Abdollahpouri et al., FLAIRS 2019).
 * ``aplt@K``       = share of L in the long tail; the head is the smallest set of most popular items
-  (ties by lower index) holding at least 20% of training interactions, the tail the rest.
+  (ties by lower index) holding at least 20% of training interactions, the tail the rest (the head
+  of the segment metrics, :func:`recbench.evaluation.segments.item_segments`).
 * ``pop_lift@K``   = (mean popularity of L - mean popularity of H) / mean popularity of H
   (Abdollahpouri et al., UMAP 2021, per user); NaN for an empty history.
 * ``gini@K``       = Gini index of item exposure (how often each catalogue item is listed, zeros
@@ -48,24 +49,6 @@ def f1(precision: Tensor, recall: Tensor) -> Tensor:
 def self_information(counts: Tensor, n_users: int) -> Tensor:
     """``-log2 p(i)`` with ``p(i) = max(count, 1) / n_users``; counts ``[n_items]`` -> ``[n_items]``."""
     return -torch.log2(counts.float().clamp(min=1.0) / n_users)
-
-
-def head_items(counts: Tensor, share: float = HEAD_SHARE) -> Tensor:
-    """Bool ``[n_items]``: the most popular items that together hold ``share`` of the interactions.
-
-    Items are taken by descending count (ties by lower index) until their cumulative share of
-    all interactions reaches ``share``; at least one item is head when there are interactions.
-    """
-    counts = counts.float()
-    order = torch.sort(-counts, stable=True).indices  # most popular first, ties by index
-    cumulative = counts[order].cumsum(0)
-    total = cumulative[-1] if len(cumulative) else counts.new_zeros(())
-    # An item is head when the items before it hold less than ``share`` of all interactions.
-    before = cumulative - counts[order]
-    in_head = (before < share * total) & (total > 0)
-    head = torch.zeros_like(counts, dtype=torch.bool)
-    head[order] = in_head
-    return head
 
 
 def list_mean(top: Tensor, values: Tensor) -> Tensor:

@@ -17,6 +17,7 @@ from torch import Tensor
 
 from recbench.errors import RecbenchError, require, require_positive
 from recbench.evaluation import beyond
+from recbench.evaluation.segments import item_segments
 from recbench.evaluation.fairness import Grouping, activity_grouping, feature_grouping, group_gaps
 
 # Per-user metrics (one value per user and K), catalogue metrics (one per K), and what each needs.
@@ -69,11 +70,13 @@ class BeyondAccuracy:
         user_groups: groupings to report (``activity`` or user feature fields).
         activity_bins: quantile bins of history length for ``activity`` (and numeric fields).
         dataset: the dataset's name, for messages.
+        head_share: the head holds this share of training interactions (``evaluation.head_share``,
+            the same head as the segment metrics').
     """
 
     def __init__(self, names, train: sp.csr_matrix, item_features=None, user_features=None,
                  item_field: str | None = "genres", user_groups=(), activity_bins: int = 3,
-                 dataset: str = "this dataset"):
+                 dataset: str = "this dataset", head_share: float = beyond.HEAD_SHARE):
         check_beyond_config(names, user_groups, activity_bins)
         names, user_groups = as_list(names), as_list(user_groups)
         if "all" in names:
@@ -86,9 +89,10 @@ class BeyondAccuracy:
         self.names = [n for n in ALL if n in names]  # canonical order
         n_users, n_items = train.shape
         self.n_users, self.n_items = n_users, n_items
-        self.counts = torch.from_numpy(np.asarray(train.sum(axis=0)).ravel().astype(np.float32))  # [n_items]
+        counts = np.asarray(train.sum(axis=0)).ravel()
+        self.counts = torch.from_numpy(counts.astype(np.float32))  # [n_items]
         self.info = beyond.self_information(self.counts, n_users)  # [n_items]
-        self.head = beyond.head_items(self.counts)  # [n_items] bool
+        self.head = torch.from_numpy(item_segments(counts, head_share)["head"])  # [n_items] bool
         self.head_interactions = float(self.counts[self.head].sum() / self.counts.sum().clamp(min=1))
         self.unit_features = self.genres = None
         if missing:

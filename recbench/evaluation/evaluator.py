@@ -20,6 +20,8 @@ from torch.utils.data import Dataset
 from recbench.errors import RecbenchError
 from recbench.evaluation.metrics import per_user_metrics
 from recbench.evaluation.ranking import mask_known, top_k
+from recbench.evaluation.sampled import sampler_from_config
+from recbench.evaluation.segments import ALL_ITEMS, restrict, segment_masks, segment_metrics
 
 
 def dense_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> Tensor:
@@ -60,34 +62,41 @@ class RankingResult:
 
     users: np.ndarray  # [n_evaluated] user indices
     per_user: dict[str, np.ndarray]  # metric -> [n_evaluated]
-    coverage: dict[str, float]  # "coverage@K" -> share of items recommended to anyone; catalogue metrics
+    coverage: dict[str, float]  # "coverage@K" -> share of items recommended to anyone
     top_items: np.ndarray | None = None  # [n_evaluated, max(ks)] when kept
     top_scores: np.ndarray | None = None
 
     def summary(self, stage: str) -> dict[str, float]:
-        """Mean of each metric over users, keyed ``stage/metric@k``."""
-        # NaN marks a metric undefined for a user (popularity lift without a history): skipped.
-        out = {f"{stage}/{name}": _nanmean(values) for name, values in self.per_user.items()}
+        """Mean of each metric over users, keyed ``stage/metric@k``.
+
+        Segment metrics (``stage/cold/ndcg@10``) average over the users with a target in the
+        segment (the others hold NaN) and are left out when no user has one. Other metrics that
+        are undefined for some users (popularity lift without a history) skip those users too.
+        """
+        out = {}
+        for name, values in self.per_user.items():
+            values = values[~np.isnan(values)]
+            if "/" in name and not len(values):
+                continue
+            out[f"{stage}/{name}"] = float(values.mean()) if len(values) else float("nan")
         out.update({f"{stage}/{name}": value for name, value in self.coverage.items()})
         return out
-
-
-def _nanmean(values: np.ndarray) -> float:
-    finite = values[~np.isnan(values)]
-    return float(finite.mean()) if len(finite) else float("nan")
 
 
 class RankingAccumulator:
     """Collects per-user metrics batch by batch, on the scores' device (no host syncs per batch).
 
     ``beyond`` (a :class:`~recbench.evaluation.beyond_metrics.BeyondAccuracy`) adds the
-    beyond-accuracy metrics computed from the same top-K lists.
+    beyond-accuracy metrics of the same top-K lists.
     """
 
-    def __init__(self, ks: list[int], n_items: int, keep_top_items: bool = False, sampler=None, beyond=None):
+    def __init__(self, ks: list[int], n_items: int, keep_top_items: bool = False, sampler=None,
+                 candidates: Tensor | None = None, segments: Tensor | None = None, beyond=None):
         self.ks = sorted(ks)
         self.beyond = beyond
         self.sampler = sampler  # a SampledNegatives (recbench.evaluation.sampled), or None: full ranking
+        self.candidates = candidates  # bool [n_items]: the items targets are ranked among; None: all
+        self.segments = segments  # bool [n_segments, n_items] (recbench.evaluation.segments), or None
         self.n_items = n_items
         self.keep_top_items = keep_top_items
         self.users: list[Tensor] = []
@@ -110,14 +119,30 @@ class RankingAccumulator:
         if self.sampler is not None:
             scores = self.sampler.restrict(users, scores, history, target)
         kmax = min(max(self.ks), self.n_items)
+        all_scores = scores
+        if self.candidates is not None:
+            self.candidates = self.candidates.to(scores.device)
+            scores = restrict(scores, self.candidates)
         top = top_k(scores, kmax)  # [B, kmax]
         hits = target.gather(1, top).gt(0).float()  # [B, kmax]
         metrics = per_user_metrics(hits, target.gt(0).sum(dim=1), self.ks)
+        names, columns = list(metrics), [torch.stack(list(metrics.values()), dim=1)]
+        if self.segments is not None:
+            self.segments = self.segments.to(scores.device)
+            segment_names, values = segment_metrics(top, target, self.segments, self.ks)  # [B, S * M]
+            names, columns = names + segment_names, columns + [values]
         if self.beyond is not None:
-            metrics.update(self.beyond.per_user(top, history, metrics, self.ks))
-        self.names = list(metrics)
+            extra = self.beyond.per_user(top, history, metrics, self.ks)
+            names, columns = names + list(extra), columns + [torch.stack(list(extra.values()), dim=1)]
+        if self.candidates is not None:
+            # The second figure of a restricted protocol: the same targets ranked among all items.
+            top_all = top_k(all_scores, kmax)
+            overall = per_user_metrics(target.gather(1, top_all).gt(0).float(), target.gt(0).sum(dim=1), self.ks)
+            names += [f"{ALL_ITEMS}/{name}" for name in overall]
+            columns.append(torch.stack(list(overall.values()), dim=1))
+        self.names = names
         self.users.append(users)
-        self.metrics.append(torch.stack(list(metrics.values()), dim=1))
+        self.metrics.append(torch.cat(columns, dim=1))
         if self.recommended is None:
             self.recommended = torch.zeros(len(self.ks), self.n_items, device=scores.device)
         for row, k in enumerate(self.ks):
@@ -136,9 +161,7 @@ class RankingAccumulator:
             reduce_sum: sums a tensor over processes.
         """
         device = self.recommended.device if self.recommended is not None else torch.device("cpu")
-        if not self.names:
-            self.names = self._metric_names(device)
-        n_metrics = len(self.names)
+        n_metrics = len(self.names) or len(per_user_metrics(torch.zeros(1, 1), torch.ones(1), self.ks))
         users = torch.cat(self.users) if self.users else torch.zeros(0, dtype=torch.long, device=device)
         metrics = torch.cat(self.metrics) if self.metrics else torch.zeros(0, n_metrics, device=device)
         recommended = self.recommended if self.recommended is not None else torch.zeros(
@@ -154,6 +177,8 @@ class RankingAccumulator:
         if bool(non_finite):
             raise RecbenchError("the model produced NaN or infinite scores: lower the learning rate, "
                                 "check the model's hyperparameters, or fix its score()")
+        if not self.names:
+            self.names = list(per_user_metrics(torch.zeros(1, max(self.ks)), torch.ones(1), self.ks))
         order = torch.argsort(users)
         users, metrics = users[order].cpu().numpy(), metrics[order].cpu().numpy()
         coverage = {f"coverage@{k}": float((recommended[row] > 0).float().mean())
@@ -167,15 +192,6 @@ class RankingAccumulator:
             top_items=tops[order].cpu().numpy() if tops is not None else None,
             top_scores=top_scores[order].cpu().numpy() if top_scores is not None else None,
         )
-
-    def _metric_names(self, device: torch.device) -> list[str]:
-        """The metric names of a batch, from a one-user dummy batch (when no batch was added)."""
-        kmax = min(max(self.ks), self.n_items)
-        top = torch.zeros(1, kmax, dtype=torch.long, device=device)
-        metrics = per_user_metrics(torch.zeros(1, kmax, device=device), torch.ones(1, device=device), self.ks)
-        if self.beyond is not None:
-            metrics.update(self.beyond.per_user(top, torch.zeros(1, self.n_items, device=device), metrics, self.ks))
-        return list(metrics)
 
 
 def _gather_ragged(all_gather, users: Tensor, *rows: Tensor | None) -> list[Tensor | None]:
@@ -198,18 +214,80 @@ def _gather_ragged(all_gather, users: Tensor, *rows: Tensor | None) -> list[Tens
     return out
 
 
-@torch.no_grad()
-def evaluate(model, history: sp.csr_matrix, target: sp.csr_matrix, ks: list[int], batch_size: int,
-             device: torch.device, keep_top_items: bool = False, sampler=None, beyond=None) -> RankingResult:
-    """Evaluate a model in this process over all users with a target (the fitted-model path)."""
-    accumulator = RankingAccumulator(ks, target.shape[1], keep_top_items, sampler, beyond)
-    was_training = getattr(model, "training", False)
-    if hasattr(model, "eval"):
-        model.eval()
-    for batch in EvaluationBatches(history, target, batch_size):
-        batch = {name: tensor.to(device) for name, tensor in batch.items()}
-        accumulator.add(batch["users"], model.score(batch["users"], batch["history"]),
-                        batch["history"], batch["target"])
-    if was_training:
-        model.train()
-    return accumulator.gather()
+class Evaluator:
+    """How every model is scored, built once from ``cfg.evaluation`` and shared by both paths.
+
+    The fit path calls :meth:`evaluate`; the Lightning module asks for an :meth:`accumulator` per
+    epoch and the data module for :meth:`batches`, so cut-offs, batch size and the candidate
+    sampler are read from the config in one place.
+
+    Args:
+        ks: metric cut-offs.
+        batch_size: users scored at once.
+        sampler: rank among sampled negatives (:class:`~recbench.evaluation.sampled.SampledNegatives`);
+            None: full ranking.
+        keep_top_items: keep each test user's top-K list (for ``recommendations.parquet``).
+        head_share: the popular head of the segment metrics holds this share of training
+            interactions (see :mod:`recbench.evaluation.segments`).
+        beyond: beyond-accuracy metrics (:class:`~recbench.evaluation.beyond_metrics.BeyondAccuracy`),
+            or None.
+    """
+
+    def __init__(self, ks: list[int], batch_size: int, sampler=None, keep_top_items: bool = False,
+                 head_share: float = 0.2, beyond=None):
+        self.beyond = beyond
+        self.ks = sorted(int(k) for k in ks)
+        self.batch_size = int(batch_size)
+        self.sampler = sampler
+        self.keep_top_items = keep_top_items
+        self.head_share = float(head_share)
+        # stage -> (candidate items bool [n_items] or None, segment masks bool [S, n_items]); see for_split
+        self.stage_items: dict[str, tuple[Tensor | None, Tensor]] = {}
+
+    @classmethod
+    def from_config(cls, evaluation) -> "Evaluator":
+        """The evaluator that ``cfg.evaluation`` describes."""
+        return cls(list(evaluation.ks), evaluation.batch_size, sampler_from_config(evaluation),
+                   bool(evaluation.save_recommendations), evaluation.get("head_share", 0.2))
+
+    def for_split(self, split, refit: bool = False, beyond=None) -> "Evaluator":
+        """This evaluator with the split's candidate sets and item segments for each stage.
+
+        Segments follow the training matrix the stage's model was fitted on (train + valid for
+        the test stage under ``refit``); candidates are all items, or the stage's cold items under
+        ``split=cold_items``. ``beyond`` adds the beyond-accuracy metrics (built for this split).
+        """
+        bound = Evaluator(self.ks, self.batch_size, self.sampler, self.keep_top_items, self.head_share,
+                          beyond if beyond is not None else self.beyond)
+        for stage, fitted_on in (("valid", split), ("test", split.merged_for_refit() if refit else split)):
+            candidates = fitted_on.candidate_items(stage)
+            bound.stage_items[stage] = (None if candidates is None else torch.from_numpy(candidates),
+                                        segment_masks(fitted_on.item_train_counts(), self.head_share))
+        return bound
+
+    def accumulator(self, n_items: int, stage: str) -> RankingAccumulator:
+        """A fresh accumulator for one pass over ``stage`` ("valid" or "test")."""
+        candidates, segments = self.stage_items.get(stage, (None, None))
+        return RankingAccumulator(self.ks, n_items, self.keep_top_items and stage == "test", self.sampler,
+                                  candidates, segments, self.beyond)
+
+    def batches(self, history: sp.csr_matrix, target: sp.csr_matrix, rank: int = 0,
+                world_size: int = 1) -> EvaluationBatches:
+        """This process's share of the user batches of one stage."""
+        return EvaluationBatches(history, target, self.batch_size, rank, world_size)
+
+    @torch.no_grad()
+    def evaluate(self, model, history: sp.csr_matrix, target: sp.csr_matrix, stage: str,
+                 device: torch.device) -> RankingResult:
+        """Evaluate a model in this process over all users with a target (the fit path)."""
+        accumulator = self.accumulator(target.shape[1], stage)
+        was_training = getattr(model, "training", False)
+        if hasattr(model, "eval"):
+            model.eval()
+        for batch in self.batches(history, target):
+            batch = {name: tensor.to(device) for name, tensor in batch.items()}
+            accumulator.add(batch["users"], model.score(batch["users"], batch["history"]),
+                            batch["history"], batch["target"])
+        if was_training:
+            model.train()
+        return accumulator.gather()

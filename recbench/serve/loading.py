@@ -7,7 +7,6 @@ imported, so `recbench recommend` starts fast.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,9 +15,8 @@ import scipy.sparse as sp
 
 from recbench.errors import RecbenchError, require
 
-RESULTS_FILE = "results.json"  # as recbench.results (not imported: it is cheap, but keep this module lean)
-MODEL_CHECKPOINT = "checkpoints/model.pt"
-SCHEMA_VERSIONS = (1,)  # results.json versions this loader reads
+from recbench.record import SCHEMA_VERSION, RecordError, RunRecord
+from recbench.results import MODEL_CHECKPOINT, RESULTS_FILE
 
 
 @dataclass
@@ -42,26 +40,25 @@ class LoadedRun:
     titles: np.ndarray | None
 
 
-def read_results(run_dir: Path) -> dict:
-    """The run's results.json, checked for a schema this version reads."""
+def read_record(run_dir: Path) -> RunRecord:
+    """The run's record, checked for the schema version this recbench writes."""
     file = run_dir / RESULTS_FILE
     require(run_dir.is_dir(), f"run folder {run_dir} does not exist: pass a folder written by `python run.py`")
     require(file.is_file(), f"{run_dir} has no {RESULTS_FILE}: the run did not finish, or this is not a run folder")
     try:
-        results = json.loads(file.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise RecbenchError(f"{file} is not readable JSON ({error}): the run folder is damaged") from None
-    version = results.get("schema_version")
-    require(version in SCHEMA_VERSIONS,
-            f"{file} has schema version {version!r}, but this recbench reads {list(SCHEMA_VERSIONS)}: "
+        record = RunRecord.load(file)
+    except RecordError as error:
+        raise RecbenchError(f"{file} cannot be read ({error}): the run folder is damaged") from None
+    require(record.schema_version == SCHEMA_VERSION,
+            f"{file} has schema version {record.schema_version!r}, but this recbench reads {SCHEMA_VERSION}: "
             "rerun the experiment with this version of recbench")
-    require(isinstance(results.get("config"), dict), f"{file} has no resolved config: rerun the experiment")
-    return results
+    require(bool(record.config), f"{file} has no resolved config: rerun the experiment")
+    return record
 
 
-def checkpoint_path(run_dir: Path, results: dict) -> Path:
+def checkpoint_path(run_dir: Path, record: RunRecord) -> Path:
     """The saved weights, which must lie inside the run folder."""
-    relative = (results.get("artifacts") or {}).get("checkpoint") or MODEL_CHECKPOINT
+    relative = record.artifacts.get("checkpoint") or MODEL_CHECKPOINT
     path = (run_dir / relative).resolve()
     require(path.is_relative_to(run_dir.resolve()),
             f"{run_dir / RESULTS_FILE} names a checkpoint outside the run folder ({relative}): refusing to read it")
@@ -76,21 +73,27 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     from omegaconf import OmegaConf
 
     from recbench.config import build
+    from recbench.data.feature_loading import (attach_features, model_feature_kwargs, model_feature_sides,
+                                               plugin_node, split_feature_sides)
     from recbench.data.loading import load_dataset
     from recbench.data.split_cache import cached_split
     from recbench.plugin import model_name
 
     run_dir = Path(run_dir)
-    results = read_results(run_dir)
-    weights_file = checkpoint_path(run_dir, results)
-    cfg = OmegaConf.create(results["config"])
-    data = load_dataset(cfg.dataset, cache_dir=cfg.paths.get("cache_dir"))
-    fingerprint = (results.get("dataset") or {}).get("fingerprint")
+    record = read_record(run_dir)
+    weights_file = checkpoint_path(run_dir, record)
+    cfg = OmegaConf.create(record.config)
+    cache_dir = cfg.paths.get("cache_dir")
+    data = load_dataset(cfg.dataset, cache_dir=cache_dir)
+    sides = {*model_feature_sides(cfg.model), *split_feature_sides(cfg.split)}
+    data, _ = attach_features(cfg.dataset, data, sides, cfg.get("encoder"), cache_dir)
+    fingerprint = record.fingerprint
     require(fingerprint in (None, data.fingerprint()),
             f"the dataset {cfg.dataset.name!r} on this machine differs from the one the run trained on "
             f"(fingerprint {data.fingerprint()} vs {fingerprint}): point dataset.path at the same files")
-    split, _ = cached_split(cfg.split, data, seed=cfg.split.get("seed", cfg.seed), cache_dir=cfg.paths.get("cache_dir"))
-    model = build(cfg.model, "model", n_users=data.n_users, n_items=data.n_items)
+    split, _ = cached_split(cfg.split, data, seed=cfg.split.get("seed", cfg.seed), cache_dir=cache_dir)
+    model = build(plugin_node(cfg.model), "model", n_users=data.n_users, n_items=data.n_items,
+                  **model_feature_kwargs(cfg.model, data, cfg.dataset.name))
     try:
         state = torch.load(weights_file, map_location="cpu", weights_only=True)
         model.load_state_dict(state)

@@ -110,3 +110,29 @@ def test_ml100k_genres_and_year_of_toy_story(tmp_path):
     np.testing.assert_array_equal(again.item_features.values, items.values)  # from the cache
     assert again.item_features.fields["genres"].labels == labels
     assert list((tmp_path / "features").iterdir())
+
+
+@needs_dataset("hin-amazon")
+def test_custom_dataset_features_from_a_column_mapping(tmp_path):
+    """hin-amazon: brand (one per item), category (several per item), also-viewed (a subset of items)."""
+    entry = catalog_entry("custom", ["name=hin-amazon", "source.file=user_item.dat", "source.header=false",
+                                     "source.columns=[user,item,rating,timestamp]"])
+    entry.source.sep = "\t"
+    entry.features = {"item": {  # what +dataset.features.item.brand={kind:categorical,...} sets on the command line
+        "brand": {"kind": "categorical", "file": "item_brand.dat", "header": False},
+        "category": {"kind": "categorical", "file": "item_category.dat", "header": False},
+        "view": {"kind": "categorical", "file": "item_view.dat", "header": False, "min_count": 2},
+    }}
+    data = load_dataset(entry)
+    data, _ = load_features(entry, data, dataset_folder(entry), None, str(tmp_path), ("item",))
+    items = data.item_features
+    folder = dataset_folder(entry)
+    brand = np.loadtxt(folder / "item_brand.dat", delimiter=",", dtype=int)
+    category = np.loadtxt(folder / "item_category.dat", delimiter=",", dtype=int)
+    assert items.fields["brand"].dim == len(np.unique(brand[:, 1])) == 334
+    assert items.fields["category"].dim == 22
+    np.testing.assert_array_equal(items.values[:, items.fields["brand"].columns].sum(axis=1), 1)
+    per_item = np.bincount(category[:, 0], minlength=data.n_items)
+    np.testing.assert_array_equal(items.values[:, items.fields["category"].columns].sum(axis=1),
+                                  per_item[data.item_ids])
+    assert items.fields["view"].coverage < 1 and items.mask.all()
