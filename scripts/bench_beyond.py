@@ -19,8 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +44,40 @@ def run(model: str, output: Path, groups: list[str], beyond: str, overrides: lis
     return json.loads(results.read_text())
 
 
+# Seconds of each phase of `recbench recommend` inside one process: imports, loading the run, the list.
+PHASES = """
+import sys, time
+start = time.perf_counter()
+import torch, recbench.cli, recbench.serve.loading, recbench.serve.explain, recbench.data.feature_loading
+imported = time.perf_counter()
+from recbench.serve.loading import load_run
+from recbench.serve.inputs import user_history
+from recbench.serve.explain import recommend
+run = load_run(sys.argv[1])
+loaded = time.perf_counter()
+recommend(run.model, *user_history(run, sys.argv[2]), 10)
+done = time.perf_counter()
+print(f"{imported - start:.3f} {loaded - imported:.3f} {done - loaded:.3f}")
+"""
+
+
+def recommend_seconds(run_dir: Path, user: str, repeats: int) -> None:
+    """Median wall seconds of `recbench recommend` for one user, and of its phases in one process."""
+    walls, phases = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "recbench", "recommend", str(run_dir), "--user", user],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        walls.append(time.perf_counter() - start)
+        out = subprocess.run([sys.executable, "-c", PHASES, str(run_dir), user], cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout.split()
+        phases.append([float(x) for x in out])
+    median = [statistics.median(column) for column in zip(*phases)]
+    print(f"\nrecbench recommend {run_dir.name} --user {user}: median {statistics.median(walls):.2f} s wall over "
+          f"{repeats} runs ({', '.join(f'{w:.2f}' for w in walls)}); in one process: imports {median[0]:.2f} s, "
+          f"loading the run (data, split, weights) {median[1]:.2f} s, scoring and ranking {median[2]:.3f} s")
+
+
 def fmt(value, digits: int = 4) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
@@ -54,6 +90,8 @@ def main() -> None:
     parser.add_argument("--metric", default="ndcg@10", help="the metric whose group gaps are shown")
     parser.add_argument("--overrides", nargs="*", default=[], help="extra run.py overrides for every run")
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench_beyond")
+    parser.add_argument("--recommend-user", help="also time `recbench recommend` for this user on the first model's run")
+    parser.add_argument("--repeats", type=int, default=3, help="repetitions of the timing (median reported)")
     args = parser.parse_args()
 
     results = {m: run(m, args.out / m, args.groups, args.beyond, args.overrides) for m in args.models}
@@ -74,6 +112,8 @@ def main() -> None:
             groups = ", ".join(f"{name} {g['mean']:.3f} ({g['n']})" for name, g in entry["groups"].items())
             print(f"| {model} | {grouping} | {groups} | {fmt(entry['gap'])} | {entry['best']} / {entry['worst']} "
                   f"| {entry['p_welch']:.3g} | {entry['p_kruskal']:.3g} |")
+    if args.recommend_user:
+        recommend_seconds(args.out / args.models[0], args.recommend_user, args.repeats)
 
 
 if __name__ == "__main__":
