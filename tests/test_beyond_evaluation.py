@@ -124,3 +124,14 @@ def test_bad_beyond_config_fails_before_reading_data(tmp_path):
                           "dataset.path=/nonexistent", "dataset.download=false"], tmp_path, tiny=False)
     with pytest.raises(RecbenchError, match="serendipity"):
         train(cfg)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("evaluation.beyond=[novelty,ild]", r"\['ild'\] need item features \(e.g. genres\), but dataset 'synthetic' declares none"),
+    ("evaluation.user_groups=[activity,gender]", r"\['gender'\] need user features that dataset 'synthetic' does not declare"),
+])
+def test_metrics_and_groups_that_need_missing_features_are_named(tmp_path, override, message):
+    cfg = compose_config(["model=pop", override], tmp_path)
+    with pytest.raises(RecbenchError, match=message):
+        train(cfg)
+    assert not (tmp_path / "results.json").exists()
