@@ -135,3 +135,25 @@ def test_metrics_and_groups_that_need_missing_features_are_named(tmp_path, overr
     with pytest.raises(RecbenchError, match=message):
         train(cfg)
     assert not (tmp_path / "results.json").exists()
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("RECBENCH_DATA_DIR"), reason="RECBENCH_DATA_DIR is not set")
+def test_ml100k_genres_and_groups_come_from_the_feature_files(tmp_path):
+    from recbench.data.loading import load_dataset
+    from recbench.evaluation.beyond_features import load_beyond_features
+
+    cfg = compose_config(["dataset=ml-100k", "evaluation.beyond=all", "evaluation.user_groups=[gender,age,activity]"],
+                         tmp_path, tiny=False)
+    data = load_dataset(cfg.dataset, cache_dir=cfg.paths.cache_dir)
+    items, users = load_beyond_features(cfg.evaluation, cfg.dataset, data, cfg.paths.cache_dir)
+    assert list(items.fields) == ["genres"] and list(users.fields) == ["gender", "age"]
+    genres = items.fields["genres"]
+    toy_story = int(np.flatnonzero(data.item_ids == 1)[0])
+    assert sorted(np.array(genres.labels)[items.values[toy_story, genres.columns] > 0]) == [
+        "Animation", "Children's", "Comedy"]  # u.item: 1|Toy Story (1995)|...|0|0|0|1|1|1|0...
+    train_matrix = data.matrix()
+    beyond = BeyondAccuracy("all", train_matrix, items, users, "genres", ["gender", "age", "activity"], 3, "ml-100k")
+    gender = beyond.groupings[0]
+    assert gender.labels == ["F", "M"]
+    assert np.bincount(gender.codes).tolist() == [273, 670]  # ML-100K's 273 women and 670 men
+    assert "ild" in beyond.names and "calibration" in beyond.names
