@@ -90,7 +90,8 @@ def main() -> None:
     parser.add_argument("--metric", default="ndcg@10", help="the metric whose group gaps are shown")
     parser.add_argument("--overrides", nargs="*", default=[], help="extra run.py overrides for every run")
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench_beyond")
-    parser.add_argument("--recommend-user", help="also time `recbench recommend` for this user on the first model's run")
+    parser.add_argument("--recommend-user",
+                        help="also time `recbench recommend` for this user on the first model's run")
     parser.add_argument("--repeats", type=int, default=3, help="repetitions of the timing (median reported)")
     args = parser.parse_args()
 

@@ -127,8 +127,10 @@ def test_bad_beyond_config_fails_before_reading_data(tmp_path):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("evaluation.beyond=[novelty,ild]", r"\['ild'\] need item features \(e.g. genres\), but dataset 'synthetic' declares none"),
-    ("evaluation.user_groups=[activity,gender]", r"\['gender'\] need user features that dataset 'synthetic' does not declare"),
+    ("evaluation.beyond=[novelty,ild]",
+     r"\['ild'\] need item features \(e.g. genres\), but dataset 'synthetic' declares none"),
+    ("evaluation.user_groups=[activity,gender]",
+     r"\['gender'\] need user features that dataset 'synthetic' does not declare"),
 ])
 def test_metrics_and_groups_that_need_missing_features_are_named(tmp_path, override, message):
     cfg = compose_config(["model=pop", override], tmp_path)

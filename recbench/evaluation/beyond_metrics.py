@@ -17,15 +17,14 @@ from torch import Tensor
 
 from recbench.errors import RecbenchError, require, require_positive
 from recbench.evaluation import beyond
-from recbench.evaluation.segments import item_segments
 from recbench.evaluation.fairness import Grouping, activity_grouping, feature_grouping, group_gaps
+from recbench.evaluation.segments import item_segments
 
 # Per-user metrics (one value per user and K), catalogue metrics (one per K), and what each needs.
 PER_USER = ("f1", "novelty", "arp", "aplt", "pop_lift", "ild", "calibration")
 CATALOGUE = ("gini", "entropy", "exposure")
 ALL = PER_USER + CATALOGUE
 NEEDS_ITEM_FEATURES = ("ild", "calibration")
-DEFAULT = ("f1", "novelty", "arp", "aplt", "pop_lift", "gini", "entropy", "exposure")
 BUILTIN_GROUPS = ("activity",)
 
 

@@ -19,8 +19,9 @@ def user_history(run, user_id: str):
 
     index = _index_of(run.user_ids).get(str(user_id))
     if index is None:
+        examples = ", ".join(map(str, run.user_ids[:3]))
         raise RecbenchError(f"user {user_id!r} is not in the run's dataset ({len(run.user_ids)} users, e.g. "
-                            f"{', '.join(map(str, run.user_ids[:3]))}): pass a known --user, or --history for a new one")
+                            f"{examples}): pass a known --user, or --history for a new one")
     row = run.known[index]
     history = torch.zeros(run.known.shape[1])
     history[torch.from_numpy(row.indices.astype(np.int64))] = 1.0
