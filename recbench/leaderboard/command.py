@@ -8,10 +8,10 @@ import tempfile
 from pathlib import Path
 
 from recbench.errors import RecbenchError
-from recbench.leaderboard.collect import collect_runs
-from recbench.leaderboard.export import EXPORTERS, write_export
-from recbench.leaderboard.groups import group_tables
-from recbench.leaderboard.table import DEFAULT_METRICS, beyond_patterns, build_leaderboard
+
+# Only what the parser needs is imported here: `recbench` builds every sub-command's parser, and the
+# table's statistics (scipy.stats) would slow every other command down.
+FORMATS = ("csv", "html", "latex", "markdown")
 
 
 def add_parser(subparsers) -> None:
@@ -42,7 +42,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm [0.05]")
     parser.add_argument("--by-path", action="store_true",
                         help="runs under different PATHs form different groups (compare two code versions)")
-    parser.add_argument("--format", choices=sorted(EXPORTERS), default="markdown",
+    parser.add_argument("--format", choices=FORMATS, default="markdown",
                         help="what to print [markdown]")
     parser.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
                         help="also write to FILE; the suffix picks the format (.md .csv .tex .html); repeatable")
@@ -53,6 +53,11 @@ def add_parser(subparsers) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from recbench.leaderboard.collect import collect_runs
+    from recbench.leaderboard.export import EXPORTERS, write_export
+    from recbench.leaderboard.groups import group_tables
+    from recbench.leaderboard.table import DEFAULT_METRICS, beyond_patterns, build_leaderboard
+
     paths = list(args.paths)
     if args.wandb_project:
         from recbench.leaderboard.wandb_io import download_project

@@ -61,3 +61,11 @@ def test_html_report_has_novelty_and_coverage_plots(grouped_runs):
     assert 'alt="accuracy vs novelty' in page and 'alt="accuracy vs coverage' in page
     block = board.table
     assert accuracy_vs(block, "test/ndcg@10", "test/no_such@10", "x", True) is None
+
+
+def test_parser_formats_match_the_exporters():
+    # The command lists the formats without importing the exporters (so `recbench` starts fast).
+    from recbench.leaderboard.command import FORMATS
+    from recbench.leaderboard.export import EXPORTERS
+
+    assert sorted(FORMATS) == sorted(EXPORTERS)
