@@ -18,7 +18,8 @@ from tests.helpers import compose_config
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     out = {}
-    for name, overrides in (("ease", ["model=ease", "model.l2=10"]), ("mf", ["model=mf", "trainer.max_epochs=2"])):
+    for name, overrides in (("ease", ["model=ease", "model.l2=10"]), ("mf", ["model=mf", "trainer.max_epochs=2"]),
+                            ("itemknn", ["model=itemknn", "model.k=10"]), ("puresvd", ["model=puresvd"])):
         train(compose_config(overrides + ["paths.cache_dir=" + str(root / "cache")], root / name))
         out[name] = root / name
     return out
@@ -41,6 +42,16 @@ def test_ease_contributions_sum_to_its_score_and_equal_its_weights(runs):
     first = answer["items"][0]["because"][0]
     column = contributions[:, 0]
     assert first["contribution"] == pytest.approx(float(column[column.abs().argmax()]), abs=1e-6)
+
+
+@pytest.mark.parametrize("name", ["itemknn", "puresvd"])
+def test_other_linear_models_contributions_sum_to_their_scores(runs, name):
+    loaded = load_run(runs[name])
+    user, history = user_history(loaded, "u5")
+    items, scores = recommend(loaded.model, user, history, 5)
+    _, contributions = exact_contributions(loaded.model, user, history, items)
+    assert torch.allclose(contributions.sum(dim=0), scores, atol=1e-4)
+    assert explain(loaded.model, user, history, 5)["method"] == "exact"
 
 
 def test_mf_explanations_are_labelled_approximate(runs, capsys):
