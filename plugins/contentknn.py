@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 
 from recbench.errors import require, require_positive
-from recbench.linalg.similarity import Similarity, top_k_neighbours
+from recbench.linalg.similarity import Similarity, top_k_neighbours, top_k_neighbours_dense
 from recbench.plugin import FeatureTensors
 
 
@@ -49,8 +48,11 @@ class ContentKNN(nn.Module):
 
     def fit(self, train: sp.csr_matrix) -> None:
         """Find each item's content neighbours (``train`` is not needed: scores come from the history)."""
-        vectors = sp.csr_matrix(self.features.cpu().numpy().astype(np.float32))  # [n_items, dim]
-        indices, values = top_k_neighbours(vectors, self.similarity, self.k)
+        features = self.features.cpu()  # [n_items, dim]
+        if features.count_nonzero() < 0.1 * features.numel():  # multi-hot genres, tags, TF-IDF
+            indices, values = top_k_neighbours(sp.csr_matrix(features.numpy()), self.similarity, self.k)
+        else:  # dense embeddings: a dense product is far faster than a sparse one
+            indices, values = top_k_neighbours_dense(features, self.similarity, self.k)
         order = indices.sort(dim=1)  # CSR wants ascending column indices within each row
         self.neighbours.copy_(order.values)
         self.weights.copy_(values.gather(1, order.indices))

@@ -13,7 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from recbench.config import build
-from recbench.data.feature_loading import attach_features, check_feature_config, model_feature_kwargs, plugin_node
+from recbench.data.feature_needs import attach_features, check_feature_config, model_feature_kwargs, plugin_node
 from recbench.data.interactions import Interactions, SplitData
 from recbench.data.loading import load_dataset
 from recbench.data.preprocess import statistics
@@ -71,13 +71,13 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> RunRecord:
     """Run one experiment and write its results; returns its record."""
     check_config(cfg)
     names = component_names(cfg)
-    feature_sides = check_feature_config(cfg.model, cfg.split, cfg.dataset, names["model"], names["split"])
+    check_feature_config(cfg.model, cfg.split, cfg.dataset, names["model"], names["split"])
     output_dir = Path(cfg.paths.output_dir)
     evaluator = Evaluator.from_config(cfg.evaluation)
     pl.seed_everything(cfg.seed, workers=True)
 
     data = load_dataset(cfg.dataset, cache_dir=cfg.paths.cache_dir)
-    data, encoder_record = attach_features(cfg.dataset, data, feature_sides, cfg.get("encoder"),
+    data, encoder_record = attach_features(cfg.dataset, data, cfg.model, cfg.get("encoder"),
                                            cfg.paths.cache_dir)
     split, split_file = cached_split(cfg.split, data, seed=cfg.split.get("seed", cfg.seed),
                                      cache_dir=cfg.paths.cache_dir)

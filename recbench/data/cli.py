@@ -7,8 +7,8 @@ import logging
 import os
 
 from recbench.data.catalog import catalog_entry, catalog_names, description
-from recbench.data.feature_loading import SIDES, declared_features, load_features
 from recbench.data.encoders import MiniLMEncoder, TfidfEncoder
+from recbench.data.feature_loading import SIDES, declared_features, load_features
 from recbench.data.loading import dataset_files, dataset_folder, load_dataset
 from recbench.data.preprocess import statistics
 from recbench.data.sources import DEFAULT_CACHE_DIR, locate_dataset
@@ -47,7 +47,12 @@ def _show_progress() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
 
+ENCODERS = {"tfidf": TfidfEncoder, "minilm": MiniLMEncoder}
+
+
 def info(args) -> int:
+    if args.encoder not in ENCODERS:
+        raise RecbenchError(f"unknown encoder {args.encoder!r}: use {' or '.join(ENCODERS)}")
     _show_progress()
     entry = catalog_entry(args.name, args.overrides)
     data = load_dataset(entry, cache_dir=_cache_dir(args))
@@ -62,11 +67,8 @@ def info(args) -> int:
 
 def print_features(entry, data, args) -> None:
     """Each feature's kind, dimension and coverage (text encoded with ``--encoder``)."""
-    encoder = {"tfidf": TfidfEncoder, "minilm": MiniLMEncoder}.get(args.encoder)
-    if encoder is None:
-        raise RecbenchError(f"unknown encoder {args.encoder!r}: use tfidf or minilm")
-    data, record = load_features(entry, data, dataset_folder(entry, cache_dir=_cache_dir(args)), encoder(),
-                                 _cache_dir(args))
+    folder = dataset_folder(entry, cache_dir=_cache_dir(args))
+    data, record = load_features(entry, data, folder, ENCODERS[args.encoder](), _cache_dir(args))
     print(f"features{f' (text encoded by {record.name}, {record.version})' if record else ''}:")
     print(f"  {'side':<5} {'field':<14} {'kind':<12} {'dimension':>9} {'coverage':>9}")
     for side in SIDES:

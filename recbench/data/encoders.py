@@ -175,6 +175,7 @@ def encode_cached(encoder, texts: list[str], cache_dir: str | Path | None) -> tu
     Returns:
         ``(vectors [len(texts), dim] float32, number of texts encoded now)``.
     """
+    require(len(texts) > 0, f"encoder={encoder.name} was given no text to encode")
     if cache_dir is None:
         return encoder.encode(texts), len(texts)
     folder = Path(cache_dir).expanduser() / "embeddings"

@@ -23,6 +23,7 @@ to join it into a text field; it gets no columns of its own).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -66,7 +67,7 @@ def _extract(values: pd.Series, pattern: str | None, source: str) -> pd.Series:
         return values
     try:
         return values.str.extract(pattern, expand=False)
-    except (ValueError, Exception) as error:  # re.error is raised as-is by pandas
+    except (re.error, ValueError) as error:
         raise RecbenchError(f"{source}: feature extract pattern {pattern!r} is not a regular expression "
                             f"with one group: {error}") from None
 
@@ -185,7 +186,8 @@ def read_vectors(path: Path, id_column=None, value=None) -> tuple[np.ndarray, np
         if len(set(lengths.tolist())) > 1:
             first = int(np.flatnonzero(lengths != lengths[0])[0])
             raise RecbenchError(f"{path}: vectors have different lengths ({lengths[0]} for id {shown(ids.iloc[0])}, "
-                                f"{lengths[first]} for id {shown(ids.iloc[first])}): every vector needs the same dimension")
+                                f"{lengths[first]} for id {shown(ids.iloc[first])}): every vector needs the "
+                                "same dimension")
         vectors = np.stack([np.asarray(cell, dtype=np.float64) for cell in cells])
     else:
         rest = frame.drop(columns=[ids.name])

@@ -15,9 +15,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import torch
-from hydra.utils import get_class
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 from recbench.config import build
 from recbench.data.encoders import encode_cached, encoder_key, save_arrays
@@ -25,7 +23,6 @@ from recbench.data.feature_files import read_fields
 from recbench.data.features import FeatureMatrix, FieldInfo, build_feature_matrix
 from recbench.data.interactions import Interactions
 from recbench.errors import RecbenchError, require
-from recbench.plugin import FEATURE_FIELD_KEYS, FeatureTensors, feature_sides, model_name
 
 log = logging.getLogger(__name__)
 FEATURE_CACHE_VERSION = 2  # bump when the matrices built from the same inputs change
@@ -138,8 +135,24 @@ def build_encoder(encoder_cfg: DictConfig | None):
     return build(encoder_cfg, "encoder")
 
 
+def needed_specs(specs: dict, names) -> dict:
+    """The specs of fields ``names`` and of the fields their text joins read (declaration order).
+
+    None keeps every spec.
+    """
+    if names is None:
+        return specs
+    wanted, stack = set(), list(names)
+    while stack:
+        name = stack.pop()
+        if name in specs and name not in wanted:
+            wanted.add(name)
+            stack.extend(specs[name].get("join") or [])
+    return {name: spec for name, spec in specs.items() if name in wanted}
+
+
 def load_features(dataset: DictConfig, data: Interactions, folder: Path | None, encoder=None,
-                  cache_dir: str | None = None, sides: tuple[str, ...] = SIDES
+                  cache_dir: str | None = None, sides: tuple[str, ...] = SIDES, fields: dict | None = None
                   ) -> tuple[Interactions, EncoderRecord | None]:
     """``data`` with ``item_features`` / ``user_features`` from the dataset's ``features`` section.
 
@@ -150,6 +163,8 @@ def load_features(dataset: DictConfig, data: Interactions, folder: Path | None, 
         encoder: the text encoder (from :func:`build_encoder`); needed when a text field exists.
         cache_dir: the cache folder; None builds the matrices without caching.
         sides: which sides to load.
+        fields: ``{side: field names or None}``: load only those fields (and what they join);
+            a side left out, or None, loads every field.
 
     Returns:
         ``(data with features, the encoder record or None when no text field was encoded)``.
@@ -161,119 +176,10 @@ def load_features(dataset: DictConfig, data: Interactions, folder: Path | None, 
         if side not in declared:
             continue
         ids = data.item_ids if side == "item" else data.user_ids
-        matrices[f"{side}_features"] = _matrix(side, declared[side], folder, ids, encoder, cache_dir)
-        used_text |= any(spec.get("kind") == "text" for spec in declared[side].values())
+        specs = needed_specs(declared[side], (fields or {}).get(side))
+        matrices[f"{side}_features"] = _matrix(side, specs, folder, ids, encoder, cache_dir)
+        used_text |= any(spec.get("kind") == "text" and spec.get("keep", True) for spec in specs.values())
         for name, kind, dim, coverage in matrices[f"{side}_features"].describe():
             log.info("%s feature %s: %s, dimension %d, coverage %.1f%%", side, name, kind, dim, 100 * coverage)
     record = EncoderRecord(encoder.name, encoder.version, dict(encoder.params)) if used_text and encoder else None
     return dataclasses.replace(data, **matrices), record
-
-
-def attach_features(dataset: DictConfig, data: Interactions, sides, encoder_cfg: DictConfig | None,
-                    cache_dir: str | None) -> tuple[Interactions, EncoderRecord | None]:
-    """Load the features of ``sides`` (those the model or split needs) when the dataset declares any.
-
-    Args:
-        dataset: the dataset config.
-        data: the interactions.
-        sides: the sides wanted (``item``, ``user``); an empty collection loads nothing.
-        encoder_cfg: the ``encoder`` config (text fields).
-        cache_dir: ``paths.cache_dir``.
-    """
-    from recbench.data.loading import dataset_folder  # loading imports nothing from here
-
-    sides = tuple(side for side in SIDES if side in set(sides) and side in declared_features(dataset))
-    if not sides:
-        return data, None
-    encoder = build_encoder(encoder_cfg)
-    return load_features(dataset, data, dataset_folder(dataset, cache_dir), encoder, cache_dir, sides)
-
-
-def require_features(data: Interactions, side: str, fields, who: str, dataset_name: str) -> FeatureMatrix:
-    """The ``side`` features restricted to ``fields``, or a message naming what is missing.
-
-    Args:
-        data: the interactions with features loaded.
-        side: ``item`` or ``user``.
-        fields: the field names wanted (None: all).
-        who: what needs them, for the message (``model contentknn``, ``split cold_items``).
-        dataset_name: the dataset's name, for the message.
-    """
-    matrix = data.item_features if side == "item" else data.user_features
-    require(matrix is not None,
-            f"{who} needs {side} features, but dataset {dataset_name!r} has none: declare "
-            f"dataset.features.{side} (see docs/side_information.md) or use a dataset that has them")
-    return matrix.select(None if fields is None else list(fields))
-
-
-def model_class(model_cfg: DictConfig) -> type:
-    """The plugin class a model config builds (a readable message when it cannot be imported)."""
-    try:
-        return get_class(model_cfg._target_)
-    except Exception as error:  # hydra wraps import failures in several exception types
-        raise RecbenchError(f"model._target_ {model_cfg.get('_target_')!r} cannot be imported: {error}") from None
-
-
-def model_feature_sides(model_cfg: DictConfig) -> tuple[str, ...]:
-    """Which sides' features the configured model takes (empty for plugins without features)."""
-    return feature_sides(model_class(model_cfg), model_cfg.get("use_features"))
-
-
-def split_feature_sides(split_cfg: DictConfig) -> tuple[str, ...]:
-    """Which sides' features a split protocol needs (its class attribute ``needs_features``)."""
-    return tuple(getattr(model_class(split_cfg), "needs_features", ()))
-
-
-def check_feature_config(model_cfg: DictConfig, split_cfg: DictConfig, dataset: DictConfig,
-                         model_label: str | None = None, split_label: str | None = None) -> set[str]:
-    """Before any data is read: the sides the model and split need are declared by the dataset.
-
-    ``model_label`` / ``split_label`` are the names the user typed (``model=contentknn``), for messages.
-
-    Returns:
-        The sides to load.
-
-    Raises:
-        RecbenchError: naming the model or split, the dataset and the missing side or fields.
-    """
-    declared = declared_features(dataset)
-    model_label = model_label or model_name(model_cfg._target_)
-    split_label = split_label or split_cfg._target_.rsplit(".", 1)[-1]
-    needs = [(f"model {model_label!r}", side) for side in model_feature_sides(model_cfg)]
-    needs += [(f"split {split_label!r}", side) for side in split_feature_sides(split_cfg)]
-    for who, side in needs:
-        require(side in declared,
-                f"{who} needs {side} features, but dataset {dataset.name!r} declares none: add "
-                f"dataset.features.{side} (see docs/side_information.md) or choose a dataset that has them")
-    for side in model_feature_sides(model_cfg):
-        wanted = model_cfg.get(f"{side}_fields")
-        if wanted is not None:
-            known = [name for name, spec in declared[side].items() if spec.get("keep", True)]
-            unknown = [name for name in wanted if name not in known]
-            require(not unknown, f"model.{side}_fields names {unknown}, which dataset {dataset.name!r} does not "
-                                 f"have: choose from {known} (null uses all)")
-    return {side for _, side in needs}
-
-
-def model_feature_kwargs(model_cfg: DictConfig, data: Interactions, dataset_name: str) -> dict[str, FeatureTensors]:
-    """``item_features=`` / ``user_features=`` for the model's constructor, after ``*_fields`` selection.
-
-    Raises:
-        RecbenchError: the model needs features the dataset does not have, naming both.
-    """
-    kwargs = {}
-    for side in model_feature_sides(model_cfg):
-        who = f"model {model_name(model_cfg._target_)!r}"
-        matrix = require_features(data, side, model_cfg.get(f"{side}_fields"), who, dataset_name)
-        kwargs[f"{side}_features"] = FeatureTensors(torch.from_numpy(np.ascontiguousarray(matrix.values)),
-                                                    torch.from_numpy(np.ascontiguousarray(matrix.mask)))
-    return kwargs
-
-
-def plugin_node(model_cfg: DictConfig) -> DictConfig:
-    """The model config without the keys recbench reads itself (``item_fields``, ``user_fields``)."""
-    node = model_cfg.copy()
-    with open_dict(node):
-        for key in FEATURE_FIELD_KEYS:
-            node.pop(key, None)
-    return node

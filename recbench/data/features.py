@@ -167,10 +167,11 @@ def match_ids(ids: np.ndarray, dataset_ids: np.ndarray, source: str) -> np.ndarr
         ids = ids.astype(str)
         dataset_ids = dataset_ids.astype(str)
     index = pd.Index(dataset_ids).get_indexer(ids.to_numpy())
-    require((index >= 0).any(),
-            f"{source}: none of its {len(ids)} ids is a dataset id (the file has e.g. {ids.iloc[0] if len(ids) else None!r}, the "
-            f"dataset {dataset_ids[0]!r}): check that the feature file belongs to this dataset and that its "
-            "id column is the right one")
+    if not (index >= 0).any():
+        example = shown(ids.iloc[0]) if len(ids) else "none"
+        raise RecbenchError(f"{source}: none of its {len(ids)} ids is a dataset id (the file has e.g. {example}, "
+                            f"the dataset {shown(dataset_ids[0])}): check that the feature file belongs to this "
+                            "dataset and that its id column is the right one")
     return index
 
 
@@ -179,9 +180,9 @@ def _check_single(field: FieldValues, rows: np.ndarray) -> None:
     if len(rows) == len(np.unique(rows)):
         return
     values, counts = np.unique(rows, return_counts=True)
+    example = field.ids[np.flatnonzero(rows == values[counts > 1][0])[0]]
     raise RecbenchError(f"{field.source}: {int((counts > 1).sum())} id(s) appear more than once in a "
-                        f"{field.kind} feature (e.g. {shown(field.ids[np.flatnonzero(rows == values[counts > 1][0])[0]])}): "
-                        "keep one row per id")
+                        f"{field.kind} feature (e.g. {shown(example)}): keep one row per id")
 
 
 def _block(field: FieldValues, rows: np.ndarray, n: int, encode_text: Callable[[list[str]], np.ndarray] | None
@@ -198,8 +199,9 @@ def _block(field: FieldValues, rows: np.ndarray, n: int, encode_text: Callable[[
     if field.kind == "numeric":
         values = field.values.astype(np.float64)
         if not np.isfinite(values).all():
+            example = field.ids[np.flatnonzero(~np.isfinite(values))[0]]
             raise RecbenchError(f"{field.source}: numeric feature {field.name!r} holds NaN or inf (id "
-                                f"{shown(field.ids[np.flatnonzero(~np.isfinite(values))[0]])}): fix the value or remove the row")
+                                f"{shown(example)}): fix the value or remove the row")
         std = values.std()
         block = np.zeros((n, 1), dtype=np.float32)
         # Standardised over the ids that have a value, so a missing value sits at the mean (0).
@@ -208,8 +210,9 @@ def _block(field: FieldValues, rows: np.ndarray, n: int, encode_text: Callable[[
     if field.kind == "vector":
         vectors = np.asarray(field.values, dtype=np.float32)
         if not np.isfinite(vectors).all():
+            example = field.ids[np.flatnonzero(~np.isfinite(vectors).all(axis=1))[0]]
             raise RecbenchError(f"{field.source}: vector feature {field.name!r} holds NaN or inf (id "
-                                f"{shown(field.ids[np.flatnonzero(~np.isfinite(vectors).all(axis=1))[0]])}): fix or drop that row")
+                                f"{shown(example)}): fix or drop that row")
         block = np.zeros((n, vectors.shape[1]), dtype=np.float32)
         block[rows] = vectors
         return block, mask, ()

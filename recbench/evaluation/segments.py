@@ -54,9 +54,10 @@ def segment_metrics(top: Tensor, target: Tensor, masks: Tensor, ks: list[int]) -
         where the user has no target in the segment.
     """
     n_segments, batch = masks.shape[0], target.shape[0]
-    relevant = target.gt(0).unsqueeze(0) & masks.unsqueeze(1)  # [S, B, n_items]
-    hits = relevant.gather(2, top.unsqueeze(0).expand(n_segments, -1, -1)).float()  # [S, B, kmax]
-    n_relevant = relevant.sum(dim=2)  # [S, B]
+    # Nothing of size S x B x n_items: hits come from the top-k lists, counts from one product.
+    hits = target.gather(1, top).gt(0)  # [B, kmax]
+    hits = (hits.unsqueeze(0) & masks[:, top]).float()  # [S, B, kmax]
+    n_relevant = (target.gt(0).float() @ masks.T.float()).T  # [S, B]
     metrics = per_user_metrics(hits.reshape(n_segments * batch, -1), n_relevant.reshape(-1).clamp(min=1), ks)
     values = torch.stack(list(metrics.values()), dim=1).reshape(n_segments, batch, -1)  # [S, B, M]
     values = values.masked_fill((n_relevant == 0).unsqueeze(2), float("nan"))

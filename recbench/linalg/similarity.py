@@ -126,3 +126,31 @@ def top_k_neighbours(vectors: sp.csr_matrix, similarity: Similarity, k: int,
         indices.append(top.indices)
         values.append(top.values.nan_to_num(neginf=0.0))  # -inf only when there is no other row
     return torch.cat(indices), torch.cat(values)
+
+
+def top_k_neighbours_dense(vectors: Tensor, similarity: Similarity, k: int,
+                           block_size: int = 1024) -> tuple[Tensor, Tensor]:
+    """:func:`top_k_neighbours` for dense vectors (embeddings, feature matrices), by dense products.
+
+    Args:
+        vectors: float ``[n_rows, n_features]``, one vector per row.
+        similarity: the measure.
+        k: neighbours kept per row (at most ``n_rows - 1``).
+        block_size: rows whose similarities are held at once.
+
+    Returns:
+        ``(indices, values)``, int64 and float32 ``[n_rows, k]``, most similar first.
+    """
+    vectors = vectors.float()
+    stats = dense_stats(vectors)
+    n_rows = vectors.shape[0]
+    indices, values = [], []
+    for start in range(0, n_rows, block_size):
+        stop = min(start + block_size, n_rows)
+        dot = vectors[start:stop] @ vectors.T  # [b, n_rows]
+        sims = similarity(dot, (stats[0][start:stop], stats[1][start:stop]), stats, vectors.shape[1])
+        sims[torch.arange(stop - start), torch.arange(start, stop)] = float("-inf")
+        top = torch.topk(sims, k, dim=1)
+        indices.append(top.indices)
+        values.append(top.values.nan_to_num(neginf=0.0))
+    return torch.cat(indices), torch.cat(values)

@@ -25,12 +25,14 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
 from recbench.config import build
+from recbench.data.cold_start import ColdItems, ColdUsers
+from recbench.data.feature_needs import model_feature_sides, plugin_node
 from recbench.data.interactions import Interactions, SplitData
 from recbench.data.split import RandomSplit
 from recbench.data.synthetic import generate_synthetic
 from recbench.errors import RecbenchError
 from recbench.evaluation.evaluator import Evaluator, dense_rows
-from recbench.plugin import is_fit_model
+from recbench.plugin import FeatureTensors, is_fit_model
 from recbench.testing.ddp import check_ddp_run, find_repo_root
 
 # Scores are compared with this tolerance: CPU float32 kernels may reorder sums between batch
@@ -64,7 +66,9 @@ def check_plugin(model: str | Path | Mapping | DictConfig, *, ddp: bool = False,
     item; the same scores from a second build and training with the same seed; the same scores
     after a ``state_dict`` round trip into a fresh instance; and with ``ddp`` (neural plugins only,
     slow) a ``run.py`` run under ``trainer=ddp`` with 2 CPU processes that evaluates every test
-    user exactly once.
+    user exactly once. A feature-aware plugin (``feature_inputs``) gets synthetic features (some
+    ids masked) and is also checked for: features kept out of the ``state_dict``; any feature
+    width building and scoring; finite scores for cold items (or cold users without history).
 
     Args:
         model: a model config option name (``"mlp"``, resolved through Hydra's search path, so
@@ -84,8 +88,11 @@ def check_plugin(model: str | Path | Mapping | DictConfig, *, ddp: bool = False,
     cfg, option = _model_config(model, repo_root)
     target = str(cfg.get("_target_"))
     split = tiny_split(n_users, n_items, seed)
+    sides = model_feature_sides(cfg)
+    features = synthetic_features(sides, n_users, n_items, seed)
+    cfg = plugin_node(cfg)
     with _quiet_lightning():
-        first = _build(cfg, split, seed)
+        first = _build(cfg, split, seed, features)
         kind = "fit" if is_fit_model(first) else "neural"
         report = CheckReport(target, kind)
         check = _Checker(target, report)
@@ -99,12 +106,16 @@ def check_plugin(model: str | Path | Mapping | DictConfig, *, ddp: bool = False,
         check.batch_independent(first, users, history, scores)
         check.masking(first, split)
 
-        second = _build(cfg, split, seed)
+        second = _build(cfg, split, seed, features)
         _train(second, split, seed, epochs)
         check.seeded(_score(second, users, history), scores, seed)
 
-        fresh = _build(cfg, split, seed + 1)
+        fresh = _build(cfg, split, seed + 1, features)
         check.checkpoint(first, fresh, users, history, scores)
+        if sides:
+            check.features(first, features)
+            check.feature_widths(cfg, split, seed, sides)
+            check.cold_ids(cfg, sides, n_users, n_items, seed, epochs)
 
     if ddp and kind == "neural":
         check_ddp_run(cfg, option, find_repo_root(repo_root), seed, n_users, n_items,
@@ -248,6 +259,60 @@ class _Checker:
                       "registered buffers, not in plain attributes")
         self.ok("checkpoint round trip")
 
+    # -- feature-aware plugins (``feature_inputs``) ----------------------------------------------
+    def features(self, model, features: dict[str, FeatureTensors]) -> None:
+        rule = "side information"
+        state = model.state_dict()
+        for name, tensors in features.items():
+            stored = [key for key, value in state.items()
+                      if value.shape == tensors.values.shape and torch.equal(value, tensors.values)]
+            if stored:
+                self.fail(rule, f"{name} is saved in the state_dict as {stored[0]!r}: register it with "
+                                "register_buffer(..., persistent=False) so checkpoints hold what was learned only")
+        self.ok("features kept out of checkpoints")
+
+    def feature_widths(self, cfg: DictConfig, split: SplitData, seed: int, sides: tuple[str, ...]) -> None:
+        """Any feature width builds and scores (a dataset decides it, not the plugin)."""
+        users = torch.arange(split.n_users)
+        history = dense_rows(split.train, np.arange(split.n_users))
+        for dim in (1, 37):
+            try:
+                model = _build(cfg, split, seed, synthetic_features(sides, split.n_users, split.n_items, seed, dim))
+                _train(model, split, seed, 1)
+                scores = _score(model, users, history)
+            except (RuntimeError, ValueError) as error:
+                self.fail("feature shapes", f"with {dim}-dimensional features it failed ({error}); size "
+                          "layers from item_features.values.shape[1], never from a constant")
+            if tuple(scores.shape) != (split.n_users, split.n_items) or not torch.isfinite(scores).all():
+                self.fail("feature shapes", f"with {dim}-dimensional features score() returned shape "
+                          f"{list(scores.shape)} (finite: {bool(torch.isfinite(scores).all())}); size "
+                          "layers from item_features.values.shape[1], never from a constant")
+        self.ok("any feature width")
+
+    def cold_ids(self, cfg: DictConfig, sides: tuple[str, ...], n_users: int, n_items: int, seed: int,
+                 epochs: int) -> None:
+        """Items (users) without training interactions, and ids whose mask is False, score finitely."""
+        frame, _ = generate_synthetic(n_users=n_users, n_items=n_items, mean_interactions=10.0,
+                                      min_interactions=5, seed=seed)
+        data = Interactions.from_frame(frame)
+        splitter = ColdItems(0.3) if "item" in sides else ColdUsers(0.3, fold_in=0)
+        split = splitter(data, seed)
+        features = synthetic_features(sides, n_users, n_items, seed)
+        model = _build(cfg, split, seed, features)
+        _train(model, split, seed, epochs)
+        for stage in ("valid", "test"):
+            history, target = split.stage(stage)
+            users = np.flatnonzero(np.diff(target.indptr))
+            scores = _score(model, torch.from_numpy(users), dense_rows(history, users))
+            cold = split.candidate_items(stage)
+            where = "cold items" if cold is not None else "cold users (no history)"
+            columns = torch.from_numpy(cold) if cold is not None else slice(None)
+            if not torch.isfinite(scores[:, columns]).all():
+                self.fail("cold ids", f"score() gave NaN or infinite scores to {where} of the {stage} stage; "
+                                      "a feature-aware model must score ids without training interactions "
+                                      "(and ids whose feature mask is False) from their features")
+        self.ok("cold ids score finitely")
+
 
 # -- helpers ------------------------------------------------------------------------------------
 
@@ -285,9 +350,27 @@ def compose_model(option: str, repo_root: Path) -> DictConfig:
                             f"the package that provides it ({error})") from None
 
 
-def _build(cfg: DictConfig, split: SplitData, seed: int):
+def synthetic_features(sides: tuple[str, ...], n_users: int, n_items: int, seed: int,
+                       dim: int = 12) -> dict[str, FeatureTensors]:
+    """``{"item_features": ..., "user_features": ...}`` for ``sides``: multi-hot and Gaussian columns.
+
+    Every 8th id has no features (zero row, mask False), as ids missing from a feature file do.
+    """
+    out = {}
+    generator = torch.Generator().manual_seed(seed)
+    for side in sides:
+        n = n_items if side == "item" else n_users
+        values = torch.cat([(torch.rand(n, dim - dim // 2, generator=generator) < 0.3).float(),
+                            torch.randn(n, dim // 2, generator=generator)], dim=1)  # [n, dim]
+        mask = torch.ones(n, dtype=torch.bool)
+        mask[::8] = False
+        out[f"{side}_features"] = FeatureTensors(values * mask[:, None], mask)
+    return out
+
+
+def _build(cfg: DictConfig, split: SplitData, seed: int, features: dict[str, FeatureTensors] | None = None):
     pl.seed_everything(seed, workers=True, verbose=False)
-    return build(cfg, "model", n_users=split.n_users, n_items=split.n_items)
+    return build(cfg, "model", n_users=split.n_users, n_items=split.n_items, **(features or {}))
 
 
 def _train(model, split: SplitData, seed: int, epochs: int) -> None:
@@ -298,8 +381,9 @@ def _train(model, split: SplitData, seed: int, epochs: int) -> None:
     if is_fit_model(model):
         model.fit(split.train)
         return
-    module = RecommenderModule(model, split.n_items, KS)
-    data = InteractionDataModule(split, model.batch_kind, model.batch_size, 64, seed,
+    evaluator = Evaluator(KS, 64)
+    module = RecommenderModule(model, split.n_items, evaluator)
+    data = InteractionDataModule(split, model.batch_kind, model.batch_size, evaluator, seed,
                                  getattr(model, "num_negatives", 0))
     trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=epochs, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,

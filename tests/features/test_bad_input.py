@@ -12,6 +12,7 @@ from omegaconf import OmegaConf, open_dict
 from recbench.data.encoders import MiniLMEncoder
 from recbench.errors import RecbenchError
 from recbench.experiment import main
+from recbench.record import RunRecord
 from tests.helpers import compose_config
 
 
@@ -42,12 +43,17 @@ def assert_fails_cleanly(cfg, tmp_path, capsys, *messages):
     return err
 
 
-def test_a_well_formed_feature_file_runs(tmp_path, capsys):
-    """The control case: the same set-up with good files produces results."""
-    cfg, folder = custom_run(tmp_path, {"brand": {"kind": "categorical", "file": "brand.csv"}})
-    pd.DataFrame({"item": range(1, 41), "brand": list("abcd") * 10}).to_csv(folder / "brand.csv", index=False)
-    results = main(cfg)
-    assert results is not None and (tmp_path / "out" / "results.json").is_file()
+def test_a_well_formed_feature_file_runs_and_records_its_encoder(tmp_path, capsys):
+    """The control case: the same set-up with good files produces results naming the text encoder."""
+    cfg, folder = custom_run(tmp_path, {"brand": {"kind": "categorical", "file": "brand.csv"},
+                                        "name": {"kind": "text", "file": "brand.csv", "value": "name"}})
+    pd.DataFrame({"item": range(1, 41), "brand": list("abcd") * 10,
+                  "name": [f"product {i % 7} of brand {'abcd'[i % 4]}" for i in range(40)]}).to_csv(
+        folder / "brand.csv", index=False)
+    assert main(cfg) is not None
+    record = RunRecord.load(tmp_path / "out")
+    assert record.encoder["name"] == "tfidf" and record.encoder["version"].startswith("scikit-learn ")
+    assert "cold_items" in record.evaluation["candidates"]
 
 
 def test_ids_of_another_type(tmp_path, capsys):

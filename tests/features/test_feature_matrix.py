@@ -136,3 +136,39 @@ def test_custom_dataset_features_from_a_column_mapping(tmp_path):
     np.testing.assert_array_equal(items.values[:, items.fields["category"].columns].sum(axis=1),
                                   per_item[data.item_ids])
     assert items.fields["view"].coverage < 1 and items.mask.all()
+
+
+def _without_text(entry):
+    for side in ("item", "user"):
+        if side in entry.features and "text" in entry.features[side]:
+            entry.features[side].pop("text")
+    return entry
+
+
+@needs_dataset("ml-latest-small")
+def test_ml_latest_small_year_from_the_title_and_tags_aggregated_per_movie(tmp_path):
+    entry = _without_text(catalog_entry("ml-latest-small"))
+    data, _ = load_features(entry, load_dataset(entry), dataset_folder(entry), None, None, ("item",))
+    items = data.item_features
+    toy_story, star_wars = (int(np.flatnonzero(data.item_ids == i)[0]) for i in (1, 260))
+    years = items.values[:, items.fields["year"].columns][:, 0]
+    assert years[toy_story] > years[star_wars]  # 1995 after 1977, standardised
+    tags = items.fields["tags"]
+    assert [tags.labels[i] for i in np.flatnonzero(items.values[toy_story, tags.columns])] == ["fun", "pixar"]
+    genres = items.fields["genres"]
+    assert [genres.labels[i] for i in np.flatnonzero(items.values[star_wars, genres.columns])] == \
+        ["Action", "Adventure", "Sci-Fi"]
+
+
+@needs_dataset("lastfm-2k")
+def test_lastfm_tags_are_named_through_tags_dat_and_friends_are_a_user_feature():
+    entry = _without_text(catalog_entry("lastfm-2k"))
+    data, _ = load_features(entry, load_dataset(entry), dataset_folder(entry), None, None)
+    items, users = data.item_features, data.user_features
+    morcheeba = int(np.flatnonzero(data.item_ids == 52)[0])
+    tags = items.fields["tags"]
+    names = {tags.labels[i] for i in np.flatnonzero(items.values[morcheeba, tags.columns])}
+    assert {"chillout", "downtempo", "trip-hop"} <= names  # tag ids 13, 15 and 21 in user_taggedartists.dat
+    friends = users.fields["friends"]
+    user_2 = int(np.flatnonzero(data.user_ids == 2)[0])
+    assert {"275", "428", "515", "761"} <= {friends.labels[i] for i in np.flatnonzero(users.values[user_2])}
