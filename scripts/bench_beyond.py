@@ -48,7 +48,7 @@ def run(model: str, output: Path, groups: list[str], beyond: str, overrides: lis
 PHASES = """
 import sys, time
 start = time.perf_counter()
-import torch, recbench.cli, recbench.serve.loading, recbench.serve.explain, recbench.data.feature_loading
+import torch, recbench.cli, recbench.serve.loading, recbench.serve.explain, recbench.data.feature_needs
 imported = time.perf_counter()
 from recbench.serve.loading import load_run
 from recbench.serve.inputs import user_history

@@ -8,7 +8,7 @@ is unchanged. Whether the dataset declares them is checked from its config, befo
 
 from __future__ import annotations
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig
 
 from recbench.data.interactions import Interactions
 from recbench.errors import require
@@ -58,15 +58,11 @@ def _usable(declared: dict, side: str) -> list[str]:
 
 def load_beyond_features(evaluation: DictConfig, dataset: DictConfig, data: Interactions, cache_dir: str | None):
     """``(item FeatureMatrix or None, user FeatureMatrix or None)`` holding only the needed fields."""
-    from recbench.data.feature_loading import attach_features
+    from recbench.data.feature_loading import load_features
+    from recbench.data.loading import dataset_folder
 
     needs = beyond_feature_fields(evaluation, dataset)
     if not needs:
         return None, None
-    restricted = dataset.copy()
-    with open_dict(restricted):
-        declared = OmegaConf.to_container(dataset.features, resolve=True)
-        restricted.features = {side: {name: {**declared[side][name], "keep": True} for name in fields}
-                               for side, fields in needs.items()}
-    loaded, _ = attach_features(restricted, data, tuple(needs), None, cache_dir)
+    loaded, _ = load_features(dataset, data, dataset_folder(dataset, cache_dir), None, cache_dir, tuple(needs), needs)
     return loaded.item_features, loaded.user_features

@@ -73,8 +73,7 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     from omegaconf import OmegaConf
 
     from recbench.config import build
-    from recbench.data.feature_loading import (attach_features, model_feature_kwargs, model_feature_sides,
-                                               plugin_node, split_feature_sides)
+    from recbench.data.feature_needs import attach_features, model_feature_kwargs, plugin_node
     from recbench.data.loading import load_dataset
     from recbench.data.split_cache import cached_split
     from recbench.plugin import model_name
@@ -85,8 +84,7 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     cfg = OmegaConf.create(record.config)
     cache_dir = cfg.paths.get("cache_dir")
     data = load_dataset(cfg.dataset, cache_dir=cache_dir)
-    sides = {*model_feature_sides(cfg.model), *split_feature_sides(cfg.split)}
-    data, _ = attach_features(cfg.dataset, data, sides, cfg.get("encoder"), cache_dir)
+    data, _ = attach_features(cfg.dataset, data, cfg.model, cfg.get("encoder"), cache_dir)
     fingerprint = record.fingerprint
     require(fingerprint in (None, data.fingerprint()),
             f"the dataset {cfg.dataset.name!r} on this machine differs from the one the run trained on "
