@@ -40,6 +40,9 @@ class EASE(nn.Module):
         memory_limit_gb: memory the fit may use before warning; null reads what is free.
     """
 
+    folds_in_history = True  # scores from the history alone (recbench recommend --history)
+    linear_in_history = True  # score = history @ W: exact explanations
+
     def __init__(self, n_users: int, n_items: int, l2: float = 500.0, memory_limit_gb: float | None = None):
         super().__init__()
         require(l2 > 0, f"model.l2 must be > 0 (it keeps X^T X + l2 I invertible), got {l2!r}")

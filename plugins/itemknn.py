@@ -29,6 +29,9 @@ class ItemKNN(nn.Module):
         beta: Tversky's beta.
     """
 
+    folds_in_history = True  # scores from the history alone (recbench recommend --history)
+    linear_in_history = True  # score = history @ W: exact explanations
+
     def __init__(self, n_users: int, n_items: int, k: int = 100, similarity: str = "cosine",
                  shrink: float = 10.0, normalize: bool = True, alpha: float = 0.5, beta: float = 1.0):
         super().__init__()

@@ -29,6 +29,8 @@ class MultDAE(nn.Module):
         optimizer: a partial that takes the parameters.
     """
 
+    folds_in_history = True  # scores from the history alone (recbench recommend --history)
+
     batch_kind = "users"
 
     def __init__(self, n_users: int, n_items: int, hidden_dims: Sequence[int] = (), latent_dim: int = 200,

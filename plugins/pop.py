@@ -15,6 +15,8 @@ class Pop(nn.Module):
     personal.
     """
 
+    folds_in_history = True  # scores from the history alone (recbench recommend --history)
+
     def __init__(self, n_users: int, n_items: int):
         super().__init__()
         self.n_users, self.n_items = n_users, n_items

@@ -24,6 +24,9 @@ class PureSVD(nn.Module):
         embedding_dim: number of singular vectors kept (capped at ``min(n_users, n_items) - 1``).
     """
 
+    folds_in_history = True  # scores from the history alone (recbench recommend --history)
+    linear_in_history = True  # score = history @ W: exact explanations
+
     def __init__(self, n_users: int, n_items: int, embedding_dim: int = 50):
         super().__init__()
         require_positive("model.embedding_dim", embedding_dim, integer=True)

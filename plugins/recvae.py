@@ -22,6 +22,8 @@ def log_normal(z: Tensor, mean: Tensor, log_var: Tensor) -> Tensor:
 class Encoder(nn.Module):
     """Dense-residual layers with swish and layer norm (Shenbin et al., section 3.1)."""
 
+    folds_in_history = True  # scores from the history alone (recbench recommend --history)
+
     def __init__(self, n_items: int, hidden_dim: int, latent_dim: int, n_layers: int = 5):
         super().__init__()
         self.layers = nn.ModuleList(nn.Linear(n_items if i == 0 else hidden_dim, hidden_dim) for i in range(n_layers))

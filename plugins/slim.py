@@ -78,6 +78,9 @@ class SLIM(nn.Module):
         tol: relative convergence tolerance on the largest coefficient change of a sweep.
     """
 
+    folds_in_history = True  # scores from the history alone (recbench recommend --history)
+    linear_in_history = True  # score = history @ W: exact explanations
+
     def __init__(self, n_users: int, n_items: int, alpha: float = 0.25, l1_ratio: float = 0.01,
                  max_iter: int = 20, tol: float = 1e-4):
         super().__init__()

@@ -11,7 +11,8 @@ from recbench.errors import RecbenchError
 
 # Modules that each add one sub-command through ``add_parser(subparsers)``; the parser they add
 # sets ``handler`` (a function of the parsed arguments returning an exit status).
-COMMAND_MODULES: list[str] = ["recbench.data.cli", "recbench.leaderboard.command", "recbench.scaffold"]
+COMMAND_MODULES: list[str] = ["recbench.data.cli", "recbench.leaderboard.command", "recbench.scaffold",
+                              "recbench.serve.recommend_command", "recbench.serve.explain_command"]
 
 
 def build_parser() -> argparse.ArgumentParser:

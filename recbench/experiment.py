@@ -19,6 +19,8 @@ from recbench.data.loading import load_dataset
 from recbench.data.preprocess import statistics
 from recbench.data.split_cache import cached_split
 from recbench.errors import RecbenchError
+from recbench.evaluation.beyond_features import beyond_feature_fields, load_beyond_features
+from recbench.evaluation.beyond_metrics import BeyondAccuracy, check_beyond_config, fairness_report
 from recbench.evaluation.evaluator import Evaluator, RankingResult
 from recbench.evaluation.sampled import protocol_record
 from recbench.evaluation.segments import SEGMENTS
@@ -26,7 +28,7 @@ from recbench.plugin import is_fit_model
 from recbench.privacy.settings import DPSettings, check_trainer_for_privacy
 from recbench.privacy.validation import check_private_model
 from recbench.record import RunRecord, Timing
-from recbench.results import git_revision, library_versions, write_parquet
+from recbench.results import MODEL_CHECKPOINT, git_revision, library_versions, write_checkpoint, write_parquet
 from recbench.rundir import prepare_run_dir
 from recbench.sweep.pruning import trial_callbacks
 from recbench.threads import set_threads
@@ -46,10 +48,18 @@ def privacy_settings(cfg: DictConfig) -> DPSettings | None:
     return privacy
 
 
+def check_beyond(cfg: DictConfig) -> None:
+    """The beyond-accuracy metrics and user groups asked for exist, with the features they need."""
+    check_beyond_config(cfg.evaluation.get("beyond"), cfg.evaluation.get("user_groups"),
+                        cfg.evaluation.get("activity_bins", 3))
+    beyond_feature_fields(cfg.evaluation, cfg.dataset)  # the features the metrics need: declared?
+
+
 def train(cfg: DictConfig, extra_callbacks: list | None = None) -> RunRecord:
     """Run one experiment and write its results; returns its record."""
     validate_config(cfg)
     privacy = privacy_settings(cfg)
+    check_beyond(cfg)
     names = component_names(cfg)
     check_feature_config(cfg.model, cfg.split, cfg.dataset, names["model"], names["split"])
     set_threads(cfg.get("threads"))
@@ -63,7 +73,8 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> RunRecord:
                                            cfg.paths.cache_dir)
     split, split_file = cached_split(cfg.split, data, seed=cfg.split.get("seed", cfg.seed),
                                      cache_dir=cfg.paths.cache_dir)
-    evaluator = evaluator.for_split(split, cfg.evaluation.refit)
+    beyond = build_beyond(cfg.evaluation, cfg.dataset, data, split, cfg.paths.cache_dir)
+    evaluator = evaluator.for_split(split, cfg.evaluation.refit, beyond)
     stats = statistics(data)
     log.info("dataset %s: %s; split %s", cfg.dataset.name, stats, split.counts())
 
@@ -89,11 +100,32 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> RunRecord:
 
     record = make_record(cfg, data, split, model, outcome, stats, split_file)
     record.encoder = encoder_record.to_dict() if encoder_record else None
+    if beyond is not None and beyond.groupings:
+        record.fairness = {stage: fairness_report(result.users, result.per_user, beyond.groupings)
+                           for stage, result in (("valid", outcome.valid), ("test", outcome.test))}
     if outcome.is_global_zero:
+        # The weights that were tested (best epoch, or the refitted model), for `recbench recommend`.
+        tested = model if outcome.tested_model is None else outcome.tested_model
+        write_checkpoint(output_dir / MODEL_CHECKPOINT, tested.state_dict())
+        record.artifacts["checkpoint"] = MODEL_CHECKPOINT
         save_run(output_dir, record, data, split, outcome.test)
         close_logger(logger, record, output_dir)
         print_table(record)
     return record
+
+
+def build_beyond(evaluation: DictConfig, dataset: DictConfig, data: Interactions, split: SplitData,
+                 cache_dir: str | None) -> BeyondAccuracy | None:
+    """The beyond-accuracy metrics' popularity, features and groups, or None when none are asked for.
+
+    Popularity comes from the training part of the split (also under ``evaluation.refit``).
+    """
+    names, groups = evaluation.get("beyond"), evaluation.get("user_groups")
+    if not names and not groups:
+        return None
+    item_features, user_features = load_beyond_features(evaluation, dataset, data, cache_dir)
+    return BeyondAccuracy(names, split.train, item_features, user_features, evaluation.get("item_field", "genres"),
+                          groups, evaluation.get("activity_bins", 3), dataset.name, evaluation.get("head_share", 0.2))
 
 
 def make_record(cfg: DictConfig, data: Interactions, split: SplitData, model, outcome: Outcome,

@@ -44,6 +44,14 @@ matrix ``[n_users, n_items]`` (CSR) before every fit, so that a model can tell w
 items have no training interactions (cold ids, scored from their side features alone).
 
 A plugin never ranks, masks or computes metrics: the evaluator does that for every model alike.
+
+Optional capabilities a plugin may declare as class attributes (``recbench recommend`` and
+``recbench explain`` read them; a plugin without them works as before):
+
+* ``folds_in_history = True``: ``score`` depends on the user only through ``history``, so it can
+  score a user it never saw from a given history (item-based models, autoencoders).
+* ``linear_in_history = True``: ``score(history) = history @ W`` for some item-item matrix W, so
+  an item's score is exactly a sum of contributions of the history items (EASE, SLIM, ItemKNN).
 """
 
 from __future__ import annotations
@@ -108,6 +116,16 @@ class GradientModel(Scorer, Protocol):
 
     def loss(self, batch: dict[str, Tensor]) -> Tensor:
         """The scalar training loss of one batch (see the module docstring for batch layouts)."""
+
+
+def folds_in_history(model: object) -> bool:
+    """True when the model can score an unseen user from their history alone."""
+    return bool(getattr(model, "folds_in_history", False))
+
+
+def linear_in_history(model: object) -> bool:
+    """True when the model's scores are a sum over history items (exact explanations)."""
+    return bool(getattr(model, "linear_in_history", False))
 
 
 def is_fit_model(model: object) -> bool:

@@ -110,6 +110,9 @@ class RunRecord:
         evaluation: how items were ranked (full ranking or sampled negatives).
         config: the resolved run config.
         versions: Python and library versions; ``git_revision`` the recbench commit.
+        fairness: per-user-group results by stage, ``{stage: {grouping: {metric: {"groups", "gap",
+            "best", "worst", "p_welch", "p_kruskal"}}}}`` (``evaluation.user_groups``; see
+            :mod:`recbench.evaluation.fairness`).
         encoder: the text encoder of the run's text features (``name``, ``version``, ``params``),
             or None when no text feature was encoded.
         artifacts: other files of the run, by role (``per_user_test`` -> file name).
@@ -136,6 +139,7 @@ class RunRecord:
     artifacts: dict[str, str] = field(default_factory=dict)
     privacy: Privacy | None = None
     encoder: dict | None = None
+    fairness: dict = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     # -- results.json ------------------------------------------------------------------------
@@ -157,6 +161,7 @@ class RunRecord:
             "artifacts": self.artifacts,
             "privacy": asdict(self.privacy) if self.privacy is not None else None,
             "encoder": self.encoder,
+            "fairness": self.fairness,
         }
 
     @classmethod
@@ -204,6 +209,7 @@ class RunRecord:
             artifacts={str(k): str(v) for k, v in _section(raw, "artifacts").items()},
             privacy=Privacy.from_json(_section(raw, "privacy")),
             encoder=raw.get("encoder") if isinstance(raw.get("encoder"), dict) else None,
+            fairness=_section(raw, "fairness"),
             schema_version=version if isinstance(version, int) else 0,
         )
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 RESULTS_FILE = "results.json"
+MODEL_CHECKPOINT = "checkpoints/model.pt"  # the tested model's state_dict (recommend, explain)
 _PACKAGES = ["recbench", "torch", "pytorch-lightning", "hydra-core", "omegaconf", "numpy", "scipy",
              "pandas", "pyarrow", "optuna", "wandb"]
 
@@ -60,6 +61,13 @@ def write_text(path: Path, text: str) -> None:
 def write_parquet(path: Path, frame: pd.DataFrame) -> None:
     """Write a frame as Parquet atomically."""
     _atomic_write(Path(path), lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def write_checkpoint(path: Path, state_dict: dict) -> None:
+    """Save a state_dict atomically (read it back with ``torch.load(..., weights_only=True)``)."""
+    import torch
+
+    _atomic_write(Path(path), lambda tmp: torch.save(state_dict, tmp))
 
 
 def library_versions() -> dict[str, str | None]:

@@ -70,25 +70,30 @@ class RankingResult:
         """Mean of each metric over users, keyed ``stage/metric@k``.
 
         Segment metrics (``stage/cold/ndcg@10``) average over the users with a target in the
-        segment (the others hold NaN) and are left out when no user has one.
+        segment (the others hold NaN) and are left out when no user has one. Other metrics that
+        are undefined for some users (popularity lift without a history) skip those users too.
         """
         out = {}
         for name, values in self.per_user.items():
-            if "/" in name:
-                values = values[~np.isnan(values)]
-                if not len(values):
-                    continue
+            values = values[~np.isnan(values)]
+            if "/" in name and not len(values):
+                continue
             out[f"{stage}/{name}"] = float(values.mean()) if len(values) else float("nan")
         out.update({f"{stage}/{name}": value for name, value in self.coverage.items()})
         return out
 
 
 class RankingAccumulator:
-    """Collects per-user metrics batch by batch, on the scores' device (no host syncs per batch)."""
+    """Collects per-user metrics batch by batch, on the scores' device (no host syncs per batch).
+
+    ``beyond`` (a :class:`~recbench.evaluation.beyond_metrics.BeyondAccuracy`) adds the
+    beyond-accuracy metrics of the same top-K lists.
+    """
 
     def __init__(self, ks: list[int], n_items: int, keep_top_items: bool = False, sampler=None,
-                 candidates: Tensor | None = None, segments: Tensor | None = None):
+                 candidates: Tensor | None = None, segments: Tensor | None = None, beyond=None):
         self.ks = sorted(ks)
+        self.beyond = beyond
         self.sampler = sampler  # a SampledNegatives (recbench.evaluation.sampled), or None: full ranking
         self.candidates = candidates  # bool [n_items]: the items targets are ranked among; None: all
         self.segments = segments  # bool [n_segments, n_items] (recbench.evaluation.segments), or None
@@ -136,6 +141,9 @@ class RankingAccumulator:
             self.segments = self.segments.to(scores.device)
             segment_names, values = segment_metrics(top, target, self.segments, self.ks)  # [B, S * M]
             names, columns = names + segment_names, columns + [values]
+        if self.beyond is not None:
+            extra = self.beyond.per_user(top, history, metrics, self.ks)
+            names, columns = names + list(extra), columns + [torch.stack(list(extra.values()), dim=1)]
         if self.candidates is not None:
             # The second figure of a restricted protocol: the same targets ranked among all items.
             top_all = top_k(all_scores, kmax)
@@ -185,6 +193,8 @@ class RankingAccumulator:
         users, metrics = users[order].cpu().numpy(), metrics[order].cpu().numpy()
         coverage = {f"coverage@{k}": float((recommended[row] > 0).float().mean())
                     for row, k in enumerate(self.ks)}
+        if self.beyond is not None:
+            coverage.update(self.beyond.catalogue(recommended, self.ks))
         return RankingResult(
             users=users,
             per_user={name: metrics[:, col] for col, name in enumerate(self.names)},
@@ -229,10 +239,13 @@ class Evaluator:
         keep_top_items: keep each test user's top-K list (for ``recommendations.parquet``).
         head_share: the popular head of the segment metrics holds this share of training
             interactions (see :mod:`recbench.evaluation.segments`).
+        beyond: beyond-accuracy metrics (:class:`~recbench.evaluation.beyond_metrics.BeyondAccuracy`),
+            or None.
     """
 
     def __init__(self, ks: list[int], batch_size: int, sampler=None, keep_top_items: bool = False,
-                 head_share: float = 0.2):
+                 head_share: float = 0.2, beyond=None):
+        self.beyond = beyond
         self.ks = sorted(int(k) for k in ks)
         self.batch_size = int(batch_size)
         self.sampler = sampler
@@ -247,14 +260,15 @@ class Evaluator:
         return cls(list(evaluation.ks), evaluation.batch_size, sampler_from_config(evaluation),
                    bool(evaluation.save_recommendations), evaluation.get("head_share", 0.2))
 
-    def for_split(self, split, refit: bool = False) -> "Evaluator":
+    def for_split(self, split, refit: bool = False, beyond=None) -> "Evaluator":
         """This evaluator with the split's candidate sets and item segments for each stage.
 
         Segments follow the training matrix the stage's model was fitted on (train + valid for
         the test stage under ``refit``); candidates are all items, or the stage's cold items under
-        ``split=cold_items``.
+        ``split=cold_items``. ``beyond`` adds the beyond-accuracy metrics (built for this split).
         """
-        bound = Evaluator(self.ks, self.batch_size, self.sampler, self.keep_top_items, self.head_share)
+        bound = Evaluator(self.ks, self.batch_size, self.sampler, self.keep_top_items, self.head_share,
+                          beyond if beyond is not None else self.beyond)
         for stage, fitted_on in (("valid", split), ("test", split.merged_for_refit() if refit else split)):
             candidates = fitted_on.candidate_items(stage)
             bound.stage_items[stage] = (None if candidates is None else torch.from_numpy(candidates),
@@ -265,7 +279,7 @@ class Evaluator:
         """A fresh accumulator for one pass over ``stage`` ("valid" or "test")."""
         candidates, segments = self.stage_items.get(stage, (None, None))
         return RankingAccumulator(self.ks, n_items, self.keep_top_items and stage == "test", self.sampler,
-                                  candidates, segments)
+                                  candidates, segments, self.beyond)
 
     def batches(self, history: sp.csr_matrix, target: sp.csr_matrix, rank: int = 0,
                 world_size: int = 1) -> EvaluationBatches:

@@ -39,6 +39,8 @@ class Run:
     n_params = property(lambda self: self.record.n_params)
     train_seconds = property(lambda self: self.record.timing.train_seconds)
     eval_seconds = property(lambda self: self.record.timing.eval_seconds)
+    # Test-stage user-group gaps, {grouping: {metric: entry}}; empty without evaluation.user_groups.
+    fairness = property(lambda self: self.record.fairness.get("test") or {})
 
 
 @dataclass

@@ -8,9 +8,10 @@ import tempfile
 from pathlib import Path
 
 from recbench.errors import RecbenchError
-from recbench.leaderboard.collect import collect_runs
-from recbench.leaderboard.export import EXPORTERS, write_export
-from recbench.leaderboard.table import build_leaderboard
+
+# Only what the parser needs is imported here: `recbench` builds every sub-command's parser, and the
+# table's statistics (scipy.stats) would slow every other command down.
+FORMATS = ("csv", "html", "latex", "markdown")
 
 
 def add_parser(subparsers) -> None:
@@ -29,6 +30,11 @@ def add_parser(subparsers) -> None:
                         help="smaller is better (default only for the cost columns)")
     parser.add_argument("--columns", nargs="+", metavar="PATTERN",
                         help="metrics to show, glob patterns such as 'test/*@10' [test/ndcg@* test/recall@*]")
+    parser.add_argument("--beyond", action="store_true",
+                        help="add the beyond-accuracy columns (novelty, ARP, APLT, Gini, coverage, ILD, "
+                             "calibration) at the sort metric's K")
+    parser.add_argument("--groups", action="store_true",
+                        help="also print per-user-group tables (runs made with evaluation.user_groups)")
     parser.add_argument("--dataset", nargs="+", metavar="NAME", help="keep only these datasets (globs)")
     parser.add_argument("--model", nargs="+", metavar="NAME", help="keep only these models (globs)")
     parser.add_argument("--test", choices=["ttest", "wilcoxon", "none"], default="ttest",
@@ -36,7 +42,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm [0.05]")
     parser.add_argument("--by-path", action="store_true",
                         help="runs under different PATHs form different groups (compare two code versions)")
-    parser.add_argument("--format", choices=sorted(EXPORTERS), default="markdown",
+    parser.add_argument("--format", choices=FORMATS, default="markdown",
                         help="what to print [markdown]")
     parser.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
                         help="also write to FILE; the suffix picks the format (.md .csv .tex .html); repeatable")
@@ -47,6 +53,11 @@ def add_parser(subparsers) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from recbench.leaderboard.collect import collect_runs
+    from recbench.leaderboard.export import EXPORTERS, write_export
+    from recbench.leaderboard.groups import group_tables
+    from recbench.leaderboard.table import DEFAULT_METRICS, beyond_patterns, build_leaderboard
+
     paths = list(args.paths)
     if args.wandb_project:
         from recbench.leaderboard.wandb_io import download_project
@@ -56,13 +67,20 @@ def run_command(args: argparse.Namespace) -> int:
     if not paths:
         raise RecbenchError("no runs given: pass run or multirun folders (e.g. outputs/multiruns) "
                             "or --wandb-project ENTITY/PROJECT")
-    board = build_leaderboard(collect_runs(paths), sort=args.sort, columns=args.columns,
+    columns = args.columns
+    if args.beyond:
+        columns = [*(columns or DEFAULT_METRICS), *beyond_patterns(args.sort)]
+    collection = collect_runs(paths)
+    board = build_leaderboard(collection, sort=args.sort, columns=columns,
                               datasets=args.dataset, models=args.model,
                               test=None if args.test == "none" else args.test, alpha=args.alpha,
                               ascending=args.ascending, by_source=args.by_path)
     for warning in board.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(EXPORTERS[args.format](board), end="")
+    if args.groups:
+        metric = args.sort.split("/", 1)[-1]
+        print("\n" + group_tables(collection.runs, metric, args.dataset, args.model), end="")
     for output in args.output:
         print(f"wrote {write_export(board, Path(output))}", file=sys.stderr)
     if args.wandb_push:

@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from recbench.leaderboard.table import STD, Leaderboard
+from recbench.leaderboard.table import STD, Leaderboard, lower_is_better
 
 MARK = "*"  # after a label: significantly worse than the best group of its block
 
@@ -47,7 +47,7 @@ def _best_in_block(board: Leaderboard) -> set[tuple[str, str]]:
         for metric in board.columns:
             values = block[metric]
             if values.notna().any():
-                best.add((values.idxmax(), metric))
+                best.add((values.idxmin() if lower_is_better(metric) else values.idxmax(), metric))
     return best
 
 

@@ -20,7 +20,8 @@ NOISE_SUBKEYS = {
     "trainer": {"accelerator", "devices", "num_nodes", "strategy", "enable_progress_bar",
                 "enable_model_summary", "log_every_n_steps", "deterministic", "enable_checkpointing",
                 "default_root_dir", "num_sanity_val_steps", "use_distributed_sampler", "_target_"},
-    "evaluation": {"batch_size", "device", "save_recommendations"},
+    "evaluation": {"batch_size", "device", "save_recommendations", "beyond", "item_field", "user_groups",
+                   "activity_bins"},
 }
 BLOCK_KEYS = ("dataset", "split")
 

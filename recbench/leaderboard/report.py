@@ -119,21 +119,32 @@ def pareto_front(seconds: np.ndarray, accuracy: np.ndarray) -> np.ndarray:
 
 def accuracy_vs_time(block: pd.DataFrame, metric: str):
     """Each group's mean metric against its mean training time, with the Pareto front."""
-    data = block[["label", "train_seconds", metric]].dropna()
+    return accuracy_vs(block, metric, "train_seconds", "training time (s)", higher_is_better=False)
+
+
+def accuracy_vs(block: pd.DataFrame, metric: str, other: str, other_label: str, higher_is_better: bool):
+    """Each group's mean ``metric`` against its mean ``other`` column, with the Pareto front.
+
+    ``higher_is_better`` says which way ``other`` improves (time: lower; novelty, coverage: higher).
+    """
+    if other not in block:
+        return None
+    data = block[["label", other, metric]].dropna()
     if data.empty:
         return None
-    seconds, accuracy = data["train_seconds"].to_numpy(float), data[metric].to_numpy(float)
+    seconds, accuracy = data[other].to_numpy(float), data[metric].to_numpy(float)
     figure = _figure(figsize=(6, 4))
     axis = figure.subplots()
     axis.scatter(seconds, accuracy, color="#4477aa", zorder=3)
     for x, y, label in zip(seconds, accuracy, data["label"]):
         axis.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize="small")
-    front = pareto_front(seconds, accuracy)
-    axis.plot(seconds[front], accuracy[front], drawstyle="steps-post", color="#cc6677", marker="o",
-              markersize=11, markerfacecolor="none", label="Pareto front", zorder=2)
-    if seconds.min() > 0 and seconds.max() / seconds.min() > 20:
+    # The front minimises x; an x where higher is better is negated, then the front reversed.
+    front = pareto_front(-seconds if higher_is_better else seconds, accuracy)
+    axis.plot(seconds[front], accuracy[front], drawstyle="steps-pre" if higher_is_better else "steps-post",
+              color="#cc6677", marker="o", markersize=11, markerfacecolor="none", label="Pareto front", zorder=2)
+    if not higher_is_better and seconds.min() > 0 and seconds.max() / seconds.min() > 20:
         axis.set_xscale("log")
-    axis.set_xlabel("training time (s)")
+    axis.set_xlabel(other_label)
     axis.set_ylabel(metric)
     axis.grid(alpha=0.3)
     axis.legend(fontsize="small")
@@ -173,8 +184,14 @@ def to_html(board: Leaderboard, title: str = "recbench leaderboard") -> str:
     sections = []
     for (dataset, split), block in board.table.groupby(["dataset", "split"], sort=False):
         images = []
-        for name, figure in (("metric@K curves", metric_curves(board, block, board.columns)),
-                             ("accuracy vs training time", accuracy_vs_time(block, accuracy))):
+        k = accuracy.rsplit("@", 1)[1] if "@" in accuracy else None
+        plots = [("metric@K curves", metric_curves(board, block, board.columns)),
+                 ("accuracy vs training time", accuracy_vs_time(block, accuracy))]
+        for family, label in (("novelty", "novelty (mean self-information, bits)"), ("coverage", "catalogue coverage")):
+            column = f"test/{family}@{k}"
+            if k and column in block and block[column].notna().any():
+                plots.append((f"accuracy vs {family}", accuracy_vs(block, accuracy, column, f"{label}@{k}", True)))
+        for name, figure in plots:
             if figure is not None:
                 images.append(f'<img class="plot" alt="{html.escape(name)}, {html.escape(dataset)}" '
                               f'src="data:image/png;base64,{_png(figure)}">')

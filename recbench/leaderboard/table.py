@@ -17,6 +17,22 @@ from recbench.leaderboard.significance import TESTS, compare_block, per_user_mea
 # Columns that are not metrics; smaller is better for each of them.
 COST_COLUMNS = ("train_seconds", "eval_seconds", "n_params")
 DEFAULT_METRICS = ("test/ndcg@*", "test/recall@*")
+# ``--beyond``: the beyond-accuracy columns (docs/beyond_accuracy.md), at the sort metric's K.
+BEYOND_FAMILIES = ("novelty", "arp", "aplt", "gini", "coverage", "ild", "calibration")
+# Metrics where a smaller value is the better one (popularity bias, concentration, miscalibration).
+LOWER_IS_BETTER = ("arp", "pop_lift", "gini", "head_exposure", "calibration")
+
+
+def lower_is_better(metric: str) -> bool:
+    """True for metrics such as ``test/gini@10`` where smaller is better."""
+    family = metric.split("/", 1)[-1].split("@", 1)[0]
+    return family in LOWER_IS_BETTER
+
+
+def beyond_patterns(sort: str) -> list[str]:
+    """Column patterns of the beyond-accuracy metrics at the K of ``sort`` (every K without one)."""
+    k = sort.rsplit("@", 1)[1] if "@" in sort else "*"
+    return [f"test/{family}@{k}" for family in BEYOND_FAMILIES]
 STD = ":std"  # suffix of a metric's standard-deviation column
 
 

@@ -36,6 +36,7 @@ class Outcome:
     refit_epochs: int | None = None  # epochs retrained on train + valid before the test
     is_global_zero: bool = True  # False on the other processes of a DDP run
     privacy: Privacy | None = None  # the budget a DP run spent
+    tested_model: object = None  # the model whose test metrics these are, when not the one passed in (refit)
 
 
 def fit_device(trainer_cfg: DictConfig) -> torch.device:
@@ -169,5 +170,5 @@ def run_gradient_model(model: torch.nn.Module, split: SplitData, evaluator: Eval
     trainer.test(module, datamodule=data, ckpt_path=ckpt_path, verbose=False, weights_only=True)
     return Outcome(valid, module.last_result["test"], train_seconds, time.perf_counter() - start,
                    epochs=epochs, best_epoch=best_epoch, refit_epochs=refit_epochs,
-                   is_global_zero=trainer.is_global_zero,
+                   is_global_zero=trainer.is_global_zero, tested_model=module.model,
                    privacy=private.record() if private is not None else None)

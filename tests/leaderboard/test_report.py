@@ -99,10 +99,11 @@ def test_html_report_opens_in_headless_chromium(board, tmp_path):
     parsed = _Dom()
     parsed.feed(dom)
     assert parsed.rows == len(board.table) == 3
-    # The page's script ran (it marks the table sortable) and both plots are embedded images.
+    # The page's script ran (it marks the table sortable) and the plots are embedded images.
     assert parsed.table_attrs.get("data-sortable") == "ready"
     plots = [img for img in parsed.images if img.get("class") == "plot"]
-    assert [img["alt"].split(",")[0] for img in plots] == ["metric@K curves", "accuracy vs training time"]
+    assert [img["alt"].split(",")[0] for img in plots] == ["metric@K curves", "accuracy vs training time",
+                                                           "accuracy vs novelty", "accuracy vs coverage"]
     for img in plots:
         assert img["src"].startswith("data:image/png;base64,")
         assert base64.b64decode(img["src"].split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"

@@ -122,8 +122,11 @@ def test_filters_columns_and_cost_sort(runs_root):
     only_pop = build_leaderboard(collection, models=["po*"])
     assert list(only_pop.table["model"]) == ["pop"]
     board = build_leaderboard(collection, sort="train_seconds", columns=["test/*@20"])
-    assert board.columns == ["test/precision@20", "test/recall@20", "test/recall_all@20", "test/hitrate@20",
-                             "test/ndcg@20", "test/mrr@20", "test/map@20", "test/coverage@20"]
+    accuracy = ["test/precision@20", "test/recall@20", "test/recall_all@20", "test/hitrate@20",
+                "test/ndcg@20", "test/mrr@20", "test/map@20"]
+    beyond = ["test/f1@20", "test/novelty@20", "test/arp@20", "test/aplt@20", "test/pop_lift@20"]  # the default set
+    assert [c for c in board.columns if "/" not in c.removeprefix("test/")] == [
+        *accuracy, *beyond, "test/coverage@20", "test/gini@20", "test/entropy@20", "test/head_exposure@20"]
     assert list(board.table["model"]) == ["pop", "mlp"]    # pop trains faster: ascending for costs
     assert board.test is None
 

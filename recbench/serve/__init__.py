@@ -1,0 +1,1 @@
+"""Using a finished run: recommendations and explanations without retraining."""
