@@ -141,3 +141,39 @@ def log_truncation(sequences: Sequences, max_len: int) -> None:
         log.info("%d of %d users have more than model.max_len=%d items; sequence models see only the "
                  "latest %d (the longest history has %d)", longer, sequences.n_users, max_len, max_len,
                  int(sequences.lengths.max()))
+
+
+def embedding_tokens(sequence: Tensor, pad_token: int) -> Tensor:
+    """``sequence`` ``[B, L]`` with PAD replaced by ``pad_token`` (an embedding's padding row)."""
+    return sequence.masked_fill(sequence == PAD, pad_token)
+
+
+def latest_positions(sequence: Tensor) -> Tensor:
+    """int64 ``[B]`` position of each row's latest item (0 for an empty row) in ``[B, L]``."""
+    return ((sequence != PAD).sum(dim=1) - 1).clamp(min=0)
+
+
+def check_time_order(model_cfg, split_cfg, split_name: str) -> None:
+    """Before any data is read: a sequence model needs a split whose targets follow the history.
+
+    Args:
+        model_cfg: the model config (``_target_`` names the plugin class).
+        split_cfg: the split config.
+        split_name: the split's config option name, for the message.
+    """
+    from hydra.utils import get_class
+
+    from recbench.plugin import model_name, reads_sequences
+
+    try:
+        model_class, split_class = get_class(model_cfg._target_), get_class(split_cfg._target_)
+    except Exception:  # noqa: BLE001 - a bad _target_ is reported when the object is built
+        return
+    if not reads_sequences(model_class):
+        return
+    if "max_len" in model_cfg:
+        require_positive("model.max_len", model_cfg.max_len, integer=True)
+    require(getattr(split_class, "time_ordered", False),
+            f"model={model_name(model_cfg._target_)} reads each user's history in time order, but "
+            f"split={split_name} has no time order (its targets are not the latest items): use "
+            "split=leave_one_out or split=temporal")
