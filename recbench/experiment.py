@@ -16,6 +16,7 @@ from recbench.config import build
 from recbench.data.interactions import Interactions, SplitData
 from recbench.data.loading import load_dataset
 from recbench.data.preprocess import statistics
+from recbench.data.sequences import check_time_order
 from recbench.data.split_cache import cached_split
 from recbench.errors import RecbenchError, require, require_positive
 from recbench.evaluation.evaluator import RankingResult
@@ -36,6 +37,7 @@ def check_config(cfg: DictConfig) -> None:
             f"evaluation.ks must be a list of positive integers, got {list(cfg.evaluation.ks)}")
     require_positive("evaluation.batch_size", cfg.evaluation.batch_size, integer=True)
     require_positive("evaluation.patience", cfg.evaluation.patience + 1, integer=True)
+    check_time_order(cfg.model, cfg.split, component_names(cfg)["split"])
 
 
 def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:

@@ -134,6 +134,18 @@ def build_sequences(split: SplitData, stage: str) -> Sequences:
     return Sequences(items=items[order], indptr=indptr)
 
 
+def history_sequences(split: SplitData, stage: str, max_len: int) -> Tensor:
+    """The padded histories ``[n_users, max_len]`` a sequence model scores from in ``stage``.
+
+    ``"valid"``: the training items; ``"test"``: training and validation items. Truncation to the
+    latest ``max_len`` items is logged for the test stage (the longest histories), so once a run.
+    """
+    sequences = build_sequences(split, stage)
+    if stage == "test":
+        log_truncation(sequences, max_len)
+    return sequences.padded(max_len)
+
+
 def log_truncation(sequences: Sequences, max_len: int) -> None:
     """Say once how many histories are longer than ``max_len`` (their oldest items are dropped)."""
     longer = int((sequences.lengths > max_len).sum())

@@ -33,25 +33,35 @@ class EvaluationBatches(Dataset):
     Users are sharded across processes without padding (``rank::world_size``) so that a user is
     never evaluated twice.
 
-    Each batch is ``{"users": [B], "history": [B, n_items], "target": [B, n_items]}``.
+    Each batch is ``{"users": [B], "history": [B, n_items], "target": [B, n_items]}``, plus
+    ``"sequence": [B, L]`` (the time-ordered histories of sequence models) when ``sequences``
+    ``[n_users, L]`` is given.
     """
 
     def __init__(self, history: sp.csr_matrix, target: sp.csr_matrix, batch_size: int,
-                 rank: int = 0, world_size: int = 1):
+                 rank: int = 0, world_size: int = 1, sequences: Tensor | None = None):
         users = np.flatnonzero(np.diff(target.indptr) > 0)[rank::world_size]
         self.batches = [users[i:i + batch_size] for i in range(0, len(users), batch_size)]
-        self.history, self.target = history, target
+        self.history, self.target, self.sequences = history, target, sequences
 
     def __len__(self) -> int:
         return len(self.batches)
 
     def __getitem__(self, index: int) -> dict[str, Tensor]:
         users = self.batches[index]
-        return {
+        batch = {
             "users": torch.from_numpy(users),
             "history": dense_rows(self.history, users),
             "target": dense_rows(self.target, users),
         }
+        if self.sequences is not None:
+            batch["sequence"] = self.sequences[users]
+        return batch
+
+
+def model_input(batch: dict[str, Tensor]) -> Tensor:
+    """What ``score`` reads as history: the time-ordered sequence when the batch has one."""
+    return batch["sequence"] if "sequence" in batch else batch["history"]
 
 
 @dataclass
@@ -75,8 +85,10 @@ class RankingResult:
 class RankingAccumulator:
     """Collects per-user metrics batch by batch, on the scores' device (no host syncs per batch)."""
 
-    def __init__(self, ks: list[int], n_items: int, keep_top_items: bool = False, sampler=None):
+    def __init__(self, ks: list[int], n_items: int, keep_top_items: bool = False, sampler=None,
+                 exclude_history: bool = True):
         self.ks = sorted(ks)
+        self.exclude_history = exclude_history  # False: known items may be recommended again
         self.sampler = sampler  # a SampledNegatives (recbench.evaluation.sampled), or None: full ranking
         self.n_items = n_items
         self.keep_top_items = keep_top_items
@@ -96,7 +108,9 @@ class RankingAccumulator:
                 f"{tuple(target.shape)} (users x items): score() must score every item")
         finite = torch.isfinite(scores).all()
         self.non_finite = ~finite if self.non_finite is None else self.non_finite | ~finite
-        scores = mask_known(torch.nan_to_num(scores.float(), nan=float("-inf")), history)
+        scores = torch.nan_to_num(scores.float(), nan=float("-inf"))
+        if self.exclude_history:
+            scores = mask_known(scores, history)
         if self.sampler is not None:
             scores = self.sampler.restrict(users, scores, history, target)
         kmax = min(max(self.ks), self.n_items)
@@ -177,15 +191,19 @@ def _gather_ragged(all_gather, users: Tensor, *rows: Tensor | None) -> list[Tens
 
 @torch.no_grad()
 def evaluate(model, history: sp.csr_matrix, target: sp.csr_matrix, ks: list[int], batch_size: int,
-             device: torch.device, keep_top_items: bool = False, sampler=None) -> RankingResult:
-    """Evaluate a model in this process over all users with a target (the fitted-model path)."""
-    accumulator = RankingAccumulator(ks, target.shape[1], keep_top_items, sampler)
+             device: torch.device, keep_top_items: bool = False, sampler=None,
+             sequences: Tensor | None = None, exclude_history: bool = True) -> RankingResult:
+    """Evaluate a model in this process over all users with a target (the fitted-model path).
+
+    ``sequences`` ``[n_users, L]``: the time-ordered histories a sequence model scores from.
+    """
+    accumulator = RankingAccumulator(ks, target.shape[1], keep_top_items, sampler, exclude_history)
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()
-    for batch in EvaluationBatches(history, target, batch_size):
+    for batch in EvaluationBatches(history, target, batch_size, sequences=sequences):
         batch = {name: tensor.to(device) for name, tensor in batch.items()}
-        accumulator.add(batch["users"], model.score(batch["users"], batch["history"]),
+        accumulator.add(batch["users"], model.score(batch["users"], model_input(batch)),
                         batch["history"], batch["target"])
     if was_training:
         model.train()

@@ -9,8 +9,10 @@ from torch.utils.data import DataLoader
 
 from recbench.data.interactions import SplitData
 from recbench.errors import RecbenchError
-from recbench.evaluation.evaluator import EvaluationBatches, RankingAccumulator, RankingResult
+from recbench.data.sequences import history_sequences
+from recbench.evaluation.evaluator import EvaluationBatches, RankingAccumulator, RankingResult, model_input
 from recbench.training.batches import EpochSampler, InteractionBatches, UserBatches
+from recbench.training.sequence_batches import SEQUENCE_BATCH_KINDS, sequence_batches
 
 
 class RecommenderModule(pl.LightningModule):
@@ -25,16 +27,18 @@ class RecommenderModule(pl.LightningModule):
         ks: metric cut-offs.
         keep_top_items: keep each test user's top-K list (for ``recommendations.parquet``).
         sampler: rank among sampled negatives instead of all items (off by default).
+        exclude_history: never recommend a known item (the default).
     """
 
     def __init__(self, model: torch.nn.Module, n_items: int, ks: list[int], keep_top_items: bool = False,
-                 sampler=None):
+                 sampler=None, exclude_history: bool = True):
         super().__init__()
         self.model = model
         self.n_items = n_items
         self.ks = list(ks)
         self.keep_top_items = keep_top_items
         self.sampler = sampler  # sampled evaluation (recbench.evaluation.sampled), None: full ranking
+        self.exclude_history = exclude_history
         self.automatic_optimization = not getattr(model, "manual_optimization", False)
         self._accumulator: RankingAccumulator | None = None
         self._loss_not_finite = torch.zeros((), dtype=torch.bool)
@@ -74,13 +78,15 @@ class RecommenderModule(pl.LightningModule):
     # -- evaluation -------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
         self._check_loss()
-        self._accumulator = RankingAccumulator(self.ks, self.n_items, sampler=self.sampler)
+        self._accumulator = RankingAccumulator(self.ks, self.n_items, sampler=self.sampler,
+                                               exclude_history=self.exclude_history)
 
     def on_test_epoch_start(self) -> None:
-        self._accumulator = RankingAccumulator(self.ks, self.n_items, self.keep_top_items, self.sampler)
+        self._accumulator = RankingAccumulator(self.ks, self.n_items, self.keep_top_items, self.sampler,
+                                               self.exclude_history)
 
     def _evaluation_step(self, batch: dict[str, Tensor]) -> None:
-        scores = self.model.score(batch["users"], batch["history"])  # [B, n_items]
+        scores = self.model.score(batch["users"], model_input(batch))  # [B, n_items]
         self._accumulator.add(batch["users"], scores, batch["history"], batch["target"])
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
@@ -112,17 +118,25 @@ class InteractionDataModule(pl.LightningDataModule):
 
     Each process builds its own shard from the trainer's rank (``use_distributed_sampler`` is off
     in the trainer configs: recbench's batches shard themselves).
+
+    ``max_len`` (sequence models): evaluation batches also carry each user's time-ordered history
+    ``"sequence": [B, max_len]``; ``mask_prob`` is for ``"masked_item"`` batches.
     """
 
     def __init__(self, split: SplitData, batch_kind: str, batch_size: int, eval_batch_size: int,
-                 seed: int, num_negatives: int = 0):
+                 seed: int, num_negatives: int = 0, max_len: int | None = None, mask_prob: float = 0.0):
         super().__init__()
-        if batch_kind not in ("interactions", "users"):
+        kinds = ("interactions", "users", *SEQUENCE_BATCH_KINDS)
+        if batch_kind not in kinds:
             raise RecbenchError(f"unknown batch_kind {batch_kind!r}: a gradient model must set "
-                                "batch_kind to 'interactions' or 'users'")
+                                f"batch_kind to one of {', '.join(map(repr, kinds))}")
+        if batch_kind in SEQUENCE_BATCH_KINDS and max_len is None:
+            raise RecbenchError(f"batch_kind {batch_kind!r} is for sequence models: the model must set "
+                                "history_kind = 'sequence' and max_len")
         self.split, self.batch_kind = split, batch_kind
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.seed, self.num_negatives = seed, num_negatives
+        self.max_len, self.mask_prob = max_len, mask_prob
         self.train_matrix = split.train
 
     def _shard(self) -> tuple[int, int]:
@@ -132,6 +146,9 @@ class InteractionDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         if self.batch_kind == "interactions":
             dataset = InteractionBatches(self.train_matrix, self.batch_size, self.num_negatives, self.seed)
+        elif self.batch_kind in SEQUENCE_BATCH_KINDS:
+            dataset = sequence_batches(self.split, self.batch_kind, self.max_len, self.batch_size, self.seed,
+                                       self.num_negatives, self.mask_prob)
         else:
             dataset = UserBatches(self.train_matrix, self.batch_size, self.seed)
         rank, world_size = self._shard()
@@ -140,7 +157,8 @@ class InteractionDataModule(pl.LightningDataModule):
     def _evaluation_loader(self, stage: str) -> DataLoader:
         history, target = self.split.stage(stage)
         rank, world_size = self._shard()
-        return DataLoader(EvaluationBatches(history, target, self.eval_batch_size, rank, world_size),
+        sequences = history_sequences(self.split, stage, self.max_len) if self.max_len is not None else None
+        return DataLoader(EvaluationBatches(history, target, self.eval_batch_size, rank, world_size, sequences),
                           batch_size=None)
 
     def val_dataloader(self) -> DataLoader:

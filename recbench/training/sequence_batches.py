@@ -16,10 +16,12 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from recbench.data.sequences import PAD, Sequences
+from recbench.data.interactions import SplitData
+from recbench.data.sequences import PAD, Sequences, build_sequences
 from recbench.training.batches import _EpochOrder, _generator
 
 _MAX_RESAMPLING_ROUNDS = 20
+SEQUENCE_BATCH_KINDS = ("next_item", "masked_item")
 
 
 class UnseenItemSampler:
@@ -132,3 +134,12 @@ class MaskedItemBatches(_WindowBatches):
         latest = real.sum(dim=1) - 1  # every window holds at least one item
         masked[none.nonzero().view(-1), latest[none]] = True
         return {"users": self.users[rows], "sequence": sequence, "masked": masked}
+
+
+def sequence_batches(split: SplitData, batch_kind: str, max_len: int, batch_size: int, seed: int,
+                     num_negatives: int = 0, mask_prob: float = 0.0) -> Dataset:
+    """The training batches of a sequence model, from the split's training items in time order."""
+    sequences = build_sequences(split, "train")
+    if batch_kind == "next_item":
+        return NextItemBatches(sequences, split.train, max_len, batch_size, seed, num_negatives)
+    return MaskedItemBatches(sequences, max_len, batch_size, seed, mask_prob)
