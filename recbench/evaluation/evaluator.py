@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 from recbench.errors import RecbenchError
 from recbench.evaluation.metrics import per_user_metrics
 from recbench.evaluation.ranking import mask_known, top_k
+from recbench.evaluation.sampled import sampler_from_config
 
 
 def dense_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> Tensor:
@@ -189,22 +190,63 @@ def _gather_ragged(all_gather, users: Tensor, *rows: Tensor | None) -> list[Tens
     return out
 
 
-@torch.no_grad()
-def evaluate(model, history: sp.csr_matrix, target: sp.csr_matrix, ks: list[int], batch_size: int,
-             device: torch.device, keep_top_items: bool = False, sampler=None,
-             sequences: Tensor | None = None, exclude_history: bool = True) -> RankingResult:
-    """Evaluate a model in this process over all users with a target (the fitted-model path).
+class Evaluator:
+    """How every model is scored, built once from ``cfg.evaluation`` and shared by both paths.
 
-    ``sequences`` ``[n_users, L]``: the time-ordered histories a sequence model scores from.
+    The fit path calls :meth:`evaluate`; the Lightning module asks for an :meth:`accumulator` per
+    epoch and the data module for :meth:`batches`, so cut-offs, batch size and the candidate
+    sampler are read from the config in one place.
+
+    Args:
+        ks: metric cut-offs.
+        batch_size: users scored at once.
+        sampler: rank among sampled negatives (:class:`~recbench.evaluation.sampled.SampledNegatives`);
+            None: full ranking.
+        keep_top_items: keep each test user's top-K list (for ``recommendations.parquet``).
+        exclude_history: never recommend a known item (the default); False where people consume
+            items again.
     """
-    accumulator = RankingAccumulator(ks, target.shape[1], keep_top_items, sampler, exclude_history)
-    was_training = getattr(model, "training", False)
-    if hasattr(model, "eval"):
-        model.eval()
-    for batch in EvaluationBatches(history, target, batch_size, sequences=sequences):
-        batch = {name: tensor.to(device) for name, tensor in batch.items()}
-        accumulator.add(batch["users"], model.score(batch["users"], model_input(batch)),
-                        batch["history"], batch["target"])
-    if was_training:
-        model.train()
-    return accumulator.gather()
+
+    def __init__(self, ks: list[int], batch_size: int, sampler=None, keep_top_items: bool = False,
+                 exclude_history: bool = True):
+        self.ks = sorted(int(k) for k in ks)
+        self.batch_size = int(batch_size)
+        self.sampler = sampler
+        self.keep_top_items = keep_top_items
+        self.exclude_history = exclude_history
+
+    @classmethod
+    def from_config(cls, evaluation) -> "Evaluator":
+        """The evaluator that ``cfg.evaluation`` describes."""
+        return cls(list(evaluation.ks), evaluation.batch_size, sampler_from_config(evaluation),
+                   bool(evaluation.save_recommendations), bool(evaluation.get("exclude_history", True)))
+
+    def accumulator(self, n_items: int, stage: str) -> RankingAccumulator:
+        """A fresh accumulator for one pass over ``stage`` ("valid" or "test")."""
+        return RankingAccumulator(self.ks, n_items, self.keep_top_items and stage == "test", self.sampler,
+                                  self.exclude_history)
+
+    def batches(self, history: sp.csr_matrix, target: sp.csr_matrix, rank: int = 0,
+                world_size: int = 1, sequences: Tensor | None = None) -> EvaluationBatches:
+        """This process's share of the user batches of one stage (with ``sequences`` ``[n_users, L]``
+        for sequence models)."""
+        return EvaluationBatches(history, target, self.batch_size, rank, world_size, sequences)
+
+    @torch.no_grad()
+    def evaluate(self, model, history: sp.csr_matrix, target: sp.csr_matrix, stage: str,
+                 device: torch.device, sequences: Tensor | None = None) -> RankingResult:
+        """Evaluate a model in this process over all users with a target (the fit path).
+
+        ``sequences`` ``[n_users, L]``: the time-ordered histories a sequence model scores from.
+        """
+        accumulator = self.accumulator(target.shape[1], stage)
+        was_training = getattr(model, "training", False)
+        if hasattr(model, "eval"):
+            model.eval()
+        for batch in self.batches(history, target, sequences=sequences):
+            batch = {name: tensor.to(device) for name, tensor in batch.items()}
+            accumulator.add(batch["users"], model.score(batch["users"], model_input(batch)),
+                            batch["history"], batch["target"])
+        if was_training:
+            model.train()
+        return accumulator.gather()

@@ -30,7 +30,7 @@ from recbench.data.sequences import PAD, Sequences, build_sequences
 from recbench.data.split import LeaveOneOut, RandomSplit
 from recbench.data.synthetic import generate_synthetic
 from recbench.errors import RecbenchError
-from recbench.evaluation.evaluator import dense_rows, evaluate
+from recbench.evaluation.evaluator import Evaluator, dense_rows
 from recbench.plugin import is_fit_model, reads_sequences
 from recbench.testing.ddp import check_ddp_run, find_repo_root
 
@@ -226,8 +226,8 @@ class _Checker:
         rule = "training items not masked by the evaluator"
         history, target = split.stage("test")
         sequences = build_sequences(split, "test").padded(model.max_len) if reads_sequences(model) else None
-        result = evaluate(model, history, target, KS, batch_size=16, device=torch.device("cpu"),
-                          keep_top_items=True, sequences=sequences)
+        result = Evaluator(KS, batch_size=16, keep_top_items=True).evaluate(model, history, target, "test",
+                                                                            torch.device("cpu"), sequences)
         known = history[result.users].toarray() > 0  # [n_evaluated, n_items]
         recommended_known = np.take_along_axis(known, result.top_items, axis=1)  # [n_evaluated, K]
         # A user with fewer than K unknown items must be shown known (masked, -inf) ones.
@@ -368,8 +368,9 @@ def _train(model, split: SplitData, seed: int, epochs: int) -> None:
         else:
             model.fit(split.train)
         return
-    module = RecommenderModule(model, split.n_items, KS)
-    data = InteractionDataModule(split, model.batch_kind, model.batch_size, 64, seed,
+    evaluator = Evaluator(KS, batch_size=64)
+    module = RecommenderModule(model, split.n_items, evaluator)
+    data = InteractionDataModule(split, model.batch_kind, model.batch_size, evaluator, seed,
                                  getattr(model, "num_negatives", 0),
                                  max_len=model.max_len if sequential else None,
                                  mask_prob=getattr(model, "mask_prob", 0.0))
