@@ -160,6 +160,15 @@ def embedding_tokens(sequence: Tensor, pad_token: int) -> Tensor:
     return sequence.masked_fill(sequence == PAD, pad_token)
 
 
+def trim_padding(sequence: Tensor) -> int:
+    """The width that keeps every real item of ``sequence`` ``[B, L]`` (at least 1).
+
+    Cutting a batch to it drops only pad columns, which change no score (the plugin contract),
+    and saves the work on them: most histories are far shorter than ``max_len``.
+    """
+    return max(int((sequence != PAD).sum(dim=1).max()), 1) if sequence.numel() else 1
+
+
 def latest_positions(sequence: Tensor) -> Tensor:
     """int64 ``[B]`` position of each row's latest item (0 for an empty row) in ``[B, L]``."""
     return ((sequence != PAD).sum(dim=1) - 1).clamp(min=0)

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from recbench.data.sequences import trim_padding
 from recbench.errors import RecbenchError
 from recbench.evaluation.metrics import per_user_metrics
 from recbench.evaluation.ranking import mask_known, top_k
@@ -56,7 +57,8 @@ class EvaluationBatches(Dataset):
             "target": dense_rows(self.target, users),
         }
         if self.sequences is not None:
-            batch["sequence"] = self.sequences[users]
+            sequence = self.sequences[users]
+            batch["sequence"] = sequence[:, :trim_padding(sequence)]  # pad columns change no score
         return batch
 
 

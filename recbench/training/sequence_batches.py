@@ -17,7 +17,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from recbench.data.interactions import SplitData
-from recbench.data.sequences import PAD, Sequences, build_sequences
+from recbench.data.sequences import PAD, Sequences, build_sequences, trim_padding
 from recbench.training.batches import _EpochOrder, _generator
 
 _MAX_RESAMPLING_ROUNDS = 20
@@ -79,7 +79,8 @@ class NextItemBatches(_WindowBatches):
     """Every prefix predicts its next item, all at once (how SASRec and GRU4Rec train).
 
     Batch ``{"users": [B], "sequence": [B, L], "target": [B, L]}``: ``target[b, t]`` is the item
-    after ``sequence[b, t]`` (PAD where there is none). With ``num_negatives > 0`` it also holds
+    after ``sequence[b, t]`` (PAD where there is none); ``L <= max_len`` is the batch's longest
+    window (trailing pad columns are cut). With ``num_negatives > 0`` it also holds
     ``"negatives": [B, L, num_negatives]``, uniform items the user never had in training.
 
     Args:
@@ -101,7 +102,9 @@ class NextItemBatches(_WindowBatches):
     def __getitem__(self, index: tuple[int, int]) -> dict[str, Tensor]:
         epoch, step = index
         rows = self._rows(epoch, step)
-        batch = {"users": self.users[rows], "sequence": self.inputs[rows], "target": self.targets[rows]}
+        width = trim_padding(self.inputs[rows])  # pad columns only cost time
+        batch = {"users": self.users[rows], "sequence": self.inputs[rows, :width],
+                 "target": self.targets[rows, :width]}
         if self.sampler is not None:
             shape = (*batch["sequence"].shape, self.num_negatives)
             batch["negatives"] = self.sampler(batch["users"][:, None, None].expand(shape),
@@ -126,7 +129,8 @@ class MaskedItemBatches(_WindowBatches):
     def __getitem__(self, index: tuple[int, int]) -> dict[str, Tensor]:
         epoch, step = index
         rows = self._rows(epoch, step)
-        sequence = self.inputs[rows]  # [B, L]
+        sequence = self.inputs[rows]
+        sequence = sequence[:, :trim_padding(sequence)]  # [B, L'], pad columns only cost time
         real = sequence != PAD
         draws = torch.rand(sequence.shape, generator=_generator(self.seed, epoch, step))
         masked = real & (draws < self.mask_prob)
