@@ -6,6 +6,12 @@ virtual environment) and recbench importable (``PYTHONPATH`` at the checkout), e
     PYTHONPATH=$PWD RECBENCH_DATA_DIR=... <recbole-venv>/bin/python scripts/recbole_compare.py \
         --model SASRec --epochs 5
 
+The venv used here: ``python -m venv <recbole-venv>``, a ``.pth`` file naming recbench's
+site-packages (torch, numpy, scipy, hydra... are shared, not reinstalled), then
+``pip install --no-deps recbole==1.2.1 colorlog==4.7.2 colorama==0.4.4 thop tabulate texttable
+"pandas==2.2.3" pytz`` (RecBole 1.2.1's ID remapping assigns a list of arrays to a DataFrame
+column, which pandas 3 rejects).
+
 What it does:
 
 1. builds recbench's split (``split=leave_one_out``, the seed) and writes it as RecBole
