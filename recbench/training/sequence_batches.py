@@ -18,45 +18,9 @@ from torch.utils.data import Dataset
 
 from recbench.data.interactions import SplitData
 from recbench.data.sequences import PAD, Sequences, build_sequences, trim_padding
-from recbench.training.batches import _EpochOrder, _generator
+from recbench.training.batches import UnseenItemSampler, _EpochOrder, _generator
 
-_MAX_RESAMPLING_ROUNDS = 20
 SEQUENCE_BATCH_KINDS = ("next_item", "masked_item")
-
-
-class UnseenItemSampler:
-    """Uniform items a user never interacted with in training (vectorised rejection sampling).
-
-    Args:
-        train: binary training matrix ``[n_users, n_items]``.
-    """
-
-    def __init__(self, train: sp.csr_matrix):
-        coo = train.tocoo()
-        self.n_items = train.shape[1]
-        # Sorted ``user * n_items + item`` keys; numpy's searchsorted is much faster than torch's on CPU.
-        self.known = np.sort(coo.row.astype(np.int64) * self.n_items + coo.col)  # [nnz]
-
-    def _is_known(self, keys: Tensor) -> Tensor:
-        keys = keys.numpy()
-        position = np.minimum(np.searchsorted(self.known, keys), len(self.known) - 1)
-        return torch.from_numpy(self.known[position] == keys)
-
-    def __call__(self, users: Tensor, generator: torch.Generator) -> Tensor:
-        """One unseen item per entry of ``users`` (any shape); the result has the same shape.
-
-        Only the clashing draws are redrawn, so each round is smaller than the last.
-        """
-        items = torch.randint(self.n_items, users.shape, generator=generator).view(-1)
-        user_keys = users.reshape(-1) * self.n_items
-        pending = torch.arange(len(items))
-        for _ in range(_MAX_RESAMPLING_ROUNDS):
-            clash = self._is_known(user_keys[pending] + items[pending])
-            pending = pending[clash]
-            if len(pending) == 0:
-                break
-            items[pending] = torch.randint(self.n_items, (len(pending),), generator=generator)
-        return items.view(users.shape)
 
 
 class _WindowBatches(Dataset):
