@@ -51,7 +51,7 @@ def run_one(out: Path, dataset: str, model: str, seed: int, extra: list[str], th
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "run.py", *MODELS[model], f"dataset={dataset}", f"seed={seed}",
                                "logger=none", "trainer.enable_progress_bar=false", f"hydra.run.dir={folder}",
-                               *extra], cwd=ROOT, env=env, capture_output=True, text=True)
+                               *extra], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         if done.returncode != 0:

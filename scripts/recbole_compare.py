@@ -54,7 +54,7 @@ def apply_patches() -> None:
             setattr(np, alias, kind)
     stub = types.ModuleType("torch.utils.tensorboard")
 
-    class SummaryWriter:  # noqa: D401 - a no-op writer
+    class SummaryWriter:  # a writer that writes nothing
         def __init__(self, *args, **kwargs):
             pass
 

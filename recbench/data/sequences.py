@@ -19,10 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from hydra.utils import get_class
 from torch import Tensor
 
 from recbench.data.interactions import Role, SplitData
 from recbench.errors import require, require_positive
+from recbench.plugin import model_name, reads_sequences
 
 log = logging.getLogger(__name__)
 
@@ -182,10 +184,6 @@ def check_time_order(model_cfg, split_cfg, split_name: str) -> None:
         split_cfg: the split config.
         split_name: the split's config option name, for the message.
     """
-    from hydra.utils import get_class
-
-    from recbench.plugin import model_name, reads_sequences
-
     try:
         model_class, split_class = get_class(model_cfg._target_), get_class(split_cfg._target_)
     except Exception:  # noqa: BLE001 - a bad _target_ is reported when the object is built

@@ -8,9 +8,14 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from recbench.data.interactions import SplitData
-from recbench.errors import RecbenchError
 from recbench.data.sequences import history_sequences
-from recbench.evaluation.evaluator import Evaluator, RankingAccumulator, RankingResult, model_input
+from recbench.errors import RecbenchError
+from recbench.evaluation.evaluator import (
+    Evaluator,
+    RankingAccumulator,
+    RankingResult,
+    model_input,
+)
 from recbench.training.batches import EpochSampler, InteractionBatches, UserBatches
 from recbench.training.sequence_batches import SEQUENCE_BATCH_KINDS, sequence_batches
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import Tensor
