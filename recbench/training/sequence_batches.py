@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 
 from recbench.data.interactions import SplitData
 from recbench.data.sequences import PAD, Sequences, build_sequences, trim_padding
-from recbench.training.batches import UnseenItemSampler, _EpochOrder, _generator
+from recbench.training.batches import UnseenItemSampler, _EpochOrder, _generator, epoch_step
 
 SEQUENCE_BATCH_KINDS = ("next_item", "masked_item")
 
@@ -62,8 +62,8 @@ class NextItemBatches(_WindowBatches):
         self.targets, self.num_negatives = targets, num_negatives
         self.sampler = UnseenItemSampler(train) if num_negatives > 0 else None
 
-    def __getitem__(self, index: tuple[int, int]) -> dict[str, Tensor]:
-        epoch, step = index
+    def __getitem__(self, index: tuple[int, int] | int) -> dict[str, Tensor]:
+        epoch, step = epoch_step(index)
         rows = self._rows(epoch, step)
         width = trim_padding(self.inputs[rows])  # pad columns only cost time
         batch = {"users": self.users[rows], "sequence": self.inputs[rows, :width],
@@ -89,8 +89,8 @@ class MaskedItemBatches(_WindowBatches):
         super().__init__(users, inputs, batch_size, seed)
         self.mask_prob = mask_prob
 
-    def __getitem__(self, index: tuple[int, int]) -> dict[str, Tensor]:
-        epoch, step = index
+    def __getitem__(self, index: tuple[int, int] | int) -> dict[str, Tensor]:
+        epoch, step = epoch_step(index)
         rows = self._rows(epoch, step)
         sequence = self.inputs[rows]
         sequence = sequence[:, :trim_padding(sequence)]  # [B, L'], pad columns only cost time
