@@ -17,6 +17,7 @@ from recbench.data.feature_needs import attach_features, check_feature_config, m
 from recbench.data.interactions import Interactions, SplitData
 from recbench.data.loading import load_dataset
 from recbench.data.preprocess import statistics
+from recbench.data.sequences import check_time_order
 from recbench.data.split_cache import cached_split
 from recbench.errors import RecbenchError
 from recbench.evaluation.beyond_features import beyond_feature_fields, load_beyond_features
@@ -61,6 +62,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> RunRecord:
     privacy = privacy_settings(cfg)
     check_beyond(cfg)
     names = component_names(cfg)
+    check_time_order(cfg.model, cfg.split, names["split"])
     check_feature_config(cfg.model, cfg.split, cfg.dataset, names["model"], names["split"])
     set_threads(cfg.get("threads"))
     output_dir = Path(cfg.paths.output_dir)

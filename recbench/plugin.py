@@ -13,7 +13,12 @@ hyperparameters with defaults. Every plugin is a :class:`Scorer`; it is trained 
   - ``"interactions"``: ``{"users": [B], "items": [B], "negatives": [B, num_negatives]}``,
     one training interaction per row with uniformly sampled items the user has not seen;
   - ``"users"``: ``{"users": [B], "history": [B, n_items]}``, whole training rows (autoencoders,
-    generators).
+    generators);
+  - ``"next_item"`` (sequence models): ``{"users": [B], "sequence": [B, L], "target": [B, L]}``,
+    windows of each user's training items in time order where every position predicts the next
+    item, plus ``"negatives": [B, L, num_negatives]`` when ``num_negatives > 0``;
+  - ``"masked_item"`` (sequence models): ``{"users": [B], "sequence": [B, L], "masked": [B, L]}``,
+    with random positions (probability ``mask_prob``) to predict.
 
   Every training batch also carries ``"step"``: the number of optimizer steps taken so far, an
   int64 scalar tensor (for schedules such as KL annealing).
@@ -43,6 +48,16 @@ A gradient model may also define ``prepare(train)``: recbench calls it with the 
 matrix ``[n_users, n_items]`` (CSR) before every fit, so that a model can tell which users and
 items have no training interactions (cold ids, scored from their side features alone).
 
+Optional capability, **sequence models**: a plugin that sets the class attribute
+``history_kind = "sequence"`` and an integer ``max_len`` reads each user's history in time order.
+Its ``score(users, history)`` then receives ``history`` as int64 ``[B, L]`` (``L <= max_len``):
+the user's latest items, oldest first, left-aligned and padded on the right with
+:data:`recbench.data.sequences.PAD` (-1); the training items when validating, training and
+validation items when testing. A fitted sequence model is fitted as ``fit(train, sequences)``
+with each user's training items in time order (:class:`recbench.data.sequences.Sequences`).
+Such a plugin needs a split with ``time_ordered = True`` (``leave_one_out``, ``temporal``,
+``predefined``); the evaluator still masks known items from the dense rows.
+
 A plugin never ranks, masks or computes metrics: the evaluator does that for every model alike.
 
 Optional capabilities a plugin may declare as class attributes (``recbench recommend`` and
@@ -63,7 +78,8 @@ from typing import Literal, NamedTuple, Protocol, runtime_checkable
 import scipy.sparse as sp
 from torch import Tensor
 
-BatchKind = Literal["interactions", "users"]
+BatchKind = Literal["interactions", "users", "next_item", "masked_item"]
+HistoryKind = Literal["rows", "sequence"]
 FEATURE_SIDES = ("item", "user")
 # Model config keys that recbench reads (to choose the features) and does not pass to the plugin.
 FEATURE_FIELD_KEYS = ("item_fields", "user_fields")
@@ -131,6 +147,11 @@ def linear_in_history(model: object) -> bool:
 def is_fit_model(model: object) -> bool:
     """True when ``model`` follows the fit path (it has a ``fit`` method)."""
     return callable(getattr(model, "fit", None))
+
+
+def reads_sequences(model: object) -> bool:
+    """True when ``model`` (an instance or a class) scores from time-ordered histories."""
+    return getattr(model, "history_kind", "rows") == "sequence"
 
 
 def model_name(target: str) -> str:

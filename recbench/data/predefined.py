@@ -53,6 +53,7 @@ class PredefinedSplit:
     """
 
     cacheable = False  # the files are the split: nothing to compute, so nothing to cache
+    time_ordered = True  # the files' timestamps order the histories (sequence models need them)
 
     def __init__(self, train: str, test: str, valid: str | None = None, folder: str | None = None,
                  unseen: str = "keep", **reader):

@@ -53,6 +53,8 @@ class RandomSplit:
         min_user_interactions: users with fewer interactions keep them all in train.
     """
 
+    time_ordered = False  # targets are drawn at random, not after the history in time
+
     def __init__(self, ratios: Sequence[float] = (0.8, 0.1, 0.1), min_user_interactions: int = 3):
         self.ratios = check_ratios(ratios)
         self.min_user_interactions = min_user_interactions
@@ -80,6 +82,8 @@ class LeaveOneOut:
         min_user_interactions: users with fewer interactions keep them all in train.
     """
 
+    time_ordered = True  # every target is later than its user's history
+
     def __init__(self, min_user_interactions: int = 3):
         self.min_user_interactions = min_user_interactions
 
@@ -104,6 +108,8 @@ class TemporalSplit:
     Args:
         ratios: fractions of all interactions for train, valid and test (sum to 1).
     """
+
+    time_ordered = True
 
     def __init__(self, ratios: Sequence[float] = (0.8, 0.1, 0.1)):
         self.ratios = check_ratios(ratios)
@@ -135,6 +141,8 @@ class HeldOutUsers:
         min_user_interactions: held-out users with fewer interactions keep them all as fold-in
             (they are not evaluated), as in the original code's 5-interaction minimum.
     """
+
+    time_ordered = False
 
     def __init__(self, valid_users: float = 0.1, test_users: float = 0.1, fold_in_ratio: float = 0.8,
                  min_user_interactions: int = 5):

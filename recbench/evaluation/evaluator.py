@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from recbench.data.sequences import trim_padding
 from recbench.errors import RecbenchError
 from recbench.evaluation.metrics import per_user_metrics
 from recbench.evaluation.ranking import mask_known, top_k
@@ -35,25 +36,36 @@ class EvaluationBatches(Dataset):
     Users are sharded across processes without padding (``rank::world_size``) so that a user is
     never evaluated twice.
 
-    Each batch is ``{"users": [B], "history": [B, n_items], "target": [B, n_items]}``.
+    Each batch is ``{"users": [B], "history": [B, n_items], "target": [B, n_items]}``, plus
+    ``"sequence": [B, L]`` (the time-ordered histories of sequence models) when ``sequences``
+    ``[n_users, L]`` is given.
     """
 
     def __init__(self, history: sp.csr_matrix, target: sp.csr_matrix, batch_size: int,
-                 rank: int = 0, world_size: int = 1):
+                 rank: int = 0, world_size: int = 1, sequences: Tensor | None = None):
         users = np.flatnonzero(np.diff(target.indptr) > 0)[rank::world_size]
         self.batches = [users[i:i + batch_size] for i in range(0, len(users), batch_size)]
-        self.history, self.target = history, target
+        self.history, self.target, self.sequences = history, target, sequences
 
     def __len__(self) -> int:
         return len(self.batches)
 
     def __getitem__(self, index: int) -> dict[str, Tensor]:
         users = self.batches[index]
-        return {
+        batch = {
             "users": torch.from_numpy(users),
             "history": dense_rows(self.history, users),
             "target": dense_rows(self.target, users),
         }
+        if self.sequences is not None:
+            sequence = self.sequences[users]
+            batch["sequence"] = sequence[:, :trim_padding(sequence)]  # pad columns change no score
+        return batch
+
+
+def model_input(batch: dict[str, Tensor]) -> Tensor:
+    """What ``score`` reads as history: the time-ordered sequence when the batch has one."""
+    return batch["sequence"] if "sequence" in batch else batch["history"]
 
 
 @dataclass
@@ -87,13 +99,16 @@ class RankingAccumulator:
     """Collects per-user metrics batch by batch, on the scores' device (no host syncs per batch).
 
     ``beyond`` (a :class:`~recbench.evaluation.beyond_metrics.BeyondAccuracy`) adds the
-    beyond-accuracy metrics of the same top-K lists.
+    beyond-accuracy metrics of the same top-K lists. With ``exclude_history=False`` known items
+    may be recommended again.
     """
 
     def __init__(self, ks: list[int], n_items: int, keep_top_items: bool = False, sampler=None,
-                 candidates: Tensor | None = None, segments: Tensor | None = None, beyond=None):
+                 candidates: Tensor | None = None, segments: Tensor | None = None, beyond=None,
+                 exclude_history: bool = True):
         self.ks = sorted(ks)
         self.beyond = beyond
+        self.exclude_history = exclude_history  # False: known items may be recommended again
         self.sampler = sampler  # a SampledNegatives (recbench.evaluation.sampled), or None: full ranking
         self.candidates = candidates  # bool [n_items]: the items targets are ranked among; None: all
         self.segments = segments  # bool [n_segments, n_items] (recbench.evaluation.segments), or None
@@ -125,7 +140,9 @@ class RankingAccumulator:
                 f"{tuple(target.shape)} (users x items): score() must score every item")
         finite = torch.isfinite(scores).all()
         self.non_finite = ~finite if self.non_finite is None else self.non_finite | ~finite
-        scores = mask_known(torch.nan_to_num(scores.float(), nan=float("-inf")), history)
+        scores = torch.nan_to_num(scores.float(), nan=float("-inf"))
+        if self.exclude_history:
+            scores = mask_known(scores, history)
         if self.sampler is not None:
             scores = self.sampler.restrict(users, scores, history, target)
         kmax = min(max(self.ks), self.n_items)
@@ -241,10 +258,12 @@ class Evaluator:
             interactions (see :mod:`recbench.evaluation.segments`).
         beyond: beyond-accuracy metrics (:class:`~recbench.evaluation.beyond_metrics.BeyondAccuracy`),
             or None.
+        exclude_history: never recommend a known item (the default); False where people consume
+            items again.
     """
 
     def __init__(self, ks: list[int], batch_size: int, sampler=None, keep_top_items: bool = False,
-                 head_share: float = 0.2, beyond=None):
+                 head_share: float = 0.2, beyond=None, exclude_history: bool = True):
         self.beyond = beyond
         self.ks = sorted(int(k) for k in ks)
         self.batch_size = int(batch_size)
@@ -253,12 +272,14 @@ class Evaluator:
         self.head_share = float(head_share)
         # stage -> (candidate items bool [n_items] or None, segment masks bool [S, n_items]); see for_split
         self.stage_items: dict[str, tuple[Tensor | None, Tensor]] = {}
+        self.exclude_history = exclude_history
 
     @classmethod
     def from_config(cls, evaluation) -> "Evaluator":
         """The evaluator that ``cfg.evaluation`` describes."""
         return cls(list(evaluation.ks), evaluation.batch_size, sampler_from_config(evaluation),
-                   bool(evaluation.save_recommendations), evaluation.get("head_share", 0.2))
+                   bool(evaluation.save_recommendations), evaluation.get("head_share", 0.2),
+                   exclude_history=bool(evaluation.get("exclude_history", True)))
 
     def for_split(self, split, refit: bool = False, beyond=None) -> "Evaluator":
         """This evaluator with the split's candidate sets and item segments for each stage.
@@ -268,7 +289,7 @@ class Evaluator:
         ``split=cold_items``. ``beyond`` adds the beyond-accuracy metrics (built for this split).
         """
         bound = Evaluator(self.ks, self.batch_size, self.sampler, self.keep_top_items, self.head_share,
-                          beyond if beyond is not None else self.beyond)
+                          beyond if beyond is not None else self.beyond, self.exclude_history)
         for stage, fitted_on in (("valid", split), ("test", split.merged_for_refit() if refit else split)):
             candidates = fitted_on.candidate_items(stage)
             bound.stage_items[stage] = (None if candidates is None else torch.from_numpy(candidates),
@@ -279,24 +300,28 @@ class Evaluator:
         """A fresh accumulator for one pass over ``stage`` ("valid" or "test")."""
         candidates, segments = self.stage_items.get(stage, (None, None))
         return RankingAccumulator(self.ks, n_items, self.keep_top_items and stage == "test", self.sampler,
-                                  candidates, segments, self.beyond)
+                                  candidates, segments, self.beyond, self.exclude_history)
 
     def batches(self, history: sp.csr_matrix, target: sp.csr_matrix, rank: int = 0,
-                world_size: int = 1) -> EvaluationBatches:
-        """This process's share of the user batches of one stage."""
-        return EvaluationBatches(history, target, self.batch_size, rank, world_size)
+                world_size: int = 1, sequences: Tensor | None = None) -> EvaluationBatches:
+        """This process's share of the user batches of one stage (with ``sequences`` ``[n_users, L]``
+        for sequence models)."""
+        return EvaluationBatches(history, target, self.batch_size, rank, world_size, sequences)
 
     @torch.no_grad()
     def evaluate(self, model, history: sp.csr_matrix, target: sp.csr_matrix, stage: str,
-                 device: torch.device) -> RankingResult:
-        """Evaluate a model in this process over all users with a target (the fit path)."""
+                 device: torch.device, sequences: Tensor | None = None) -> RankingResult:
+        """Evaluate a model in this process over all users with a target (the fit path).
+
+        ``sequences`` ``[n_users, L]``: the time-ordered histories a sequence model scores from.
+        """
         accumulator = self.accumulator(target.shape[1], stage)
         was_training = getattr(model, "training", False)
         if hasattr(model, "eval"):
             model.eval()
-        for batch in self.batches(history, target):
+        for batch in self.batches(history, target, sequences=sequences):
             batch = {name: tensor.to(device) for name, tensor in batch.items()}
-            accumulator.add(batch["users"], model.score(batch["users"], batch["history"]),
+            accumulator.add(batch["users"], model.score(batch["users"], model_input(batch)),
                             batch["history"], batch["target"])
         if was_training:
             model.train()

@@ -97,7 +97,9 @@ def sampler_from_config(evaluation: DictConfig) -> SampledNegatives | None:
 def protocol_record(evaluation: DictConfig) -> dict:
     """What results.json says about how items were ranked."""
     n_negatives = evaluation.get("sampled_negatives")
+    # Only recorded when off, so the records of the default protocol stay as they were.
+    history = {} if evaluation.get("exclude_history", True) else {"exclude_history": False}
     if n_negatives is None:
-        return {"protocol": "full_ranking"}
+        return {"protocol": "full_ranking", **history}
     return {"protocol": "sampled", "sampled_negatives": int(n_negatives),
-            "sampled_seed": int(evaluation.get("sampled_seed", 0)), "warning": WARNING}
+            "sampled_seed": int(evaluation.get("sampled_seed", 0)), "warning": WARNING, **history}

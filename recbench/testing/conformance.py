@@ -28,11 +28,12 @@ from recbench.config import build
 from recbench.data.cold_start import ColdItems, ColdUsers
 from recbench.data.feature_needs import model_feature_sides, plugin_node
 from recbench.data.interactions import Interactions, SplitData
-from recbench.data.split import RandomSplit
+from recbench.data.sequences import PAD, Sequences, build_sequences
+from recbench.data.split import LeaveOneOut, RandomSplit
 from recbench.data.synthetic import generate_synthetic
 from recbench.errors import RecbenchError
 from recbench.evaluation.evaluator import Evaluator, dense_rows
-from recbench.plugin import FeatureTensors, is_fit_model
+from recbench.plugin import FeatureTensors, is_fit_model, reads_sequences
 from recbench.testing.ddp import check_ddp_run, find_repo_root
 
 # Scores are compared with this tolerance: CPU float32 kernels may reorder sums between batch
@@ -69,6 +70,10 @@ def check_plugin(model: str | Path | Mapping | DictConfig, *, ddp: bool = False,
     user exactly once. A feature-aware plugin (``feature_inputs``) gets synthetic features (some
     ids masked) and is also checked for: features kept out of the ``state_dict``; any feature
     width building and scoring; finite scores for cold items (or cold users without history).
+    A sequence plugin (``history_kind = "sequence"``) is trained and scored on a leave-one-out
+    split from time-ordered histories ``[B, max_len]``, and must also show that the order of a
+    history matters (reversing it changes the scores) and that padding does not (the same
+    histories with fewer pad columns score the same).
 
     Args:
         model: a model config option name (``"mlp"``, resolved through Hydra's search path, so
@@ -96,15 +101,22 @@ def check_plugin(model: str | Path | Mapping | DictConfig, *, ddp: bool = False,
         kind = "fit" if is_fit_model(first) else "neural"
         report = CheckReport(target, kind)
         check = _Checker(target, report)
+        sequential = reads_sequences(first)
+        if sequential:  # sequence models need time order: rebuild on a leave-one-out split
+            split = tiny_split(n_users, n_items, seed, time_ordered=True)
+            first = _build(cfg, split, seed, features)
         check.interface(first, split, kind)
         _train(first, split, seed, epochs)
         users = torch.arange(split.n_users)
-        history = dense_rows(split.train, np.arange(split.n_users))  # [n_users, n_items]
+        history = _histories(first, split)  # [n_users, n_items], or [n_users, max_len] sequences
         scores = check.shape(first, users, history)
         check.finite(scores)
         check.repeatable(first, users, history, scores)
         check.batch_independent(first, users, history, scores)
         check.masking(first, split)
+        if sequential:
+            check.order_matters(first, split, users, history, scores)
+            check.padding_invariant(first, users, history, scores)
 
         second = _build(cfg, split, seed, features)
         _train(second, split, seed, epochs)
@@ -119,7 +131,8 @@ def check_plugin(model: str | Path | Mapping | DictConfig, *, ddp: bool = False,
 
     if ddp and kind == "neural":
         check_ddp_run(cfg, option, find_repo_root(repo_root), seed, n_users, n_items,
-                      fail=lambda message: check.fail("DDP run", message))
+                      fail=lambda message: check.fail("DDP run", message),
+                      split="leave_one_out" if reads_sequences(first) else None)
         report.passed.append("ddp")
     return report
 
@@ -146,12 +159,18 @@ class _Checker:
             self.fail(rule, "it has no score(users, history) method")
         if getattr(model, "n_users", None) != split.n_users or getattr(model, "n_items", None) != split.n_items:
             self.fail(rule, "it must store its n_users and n_items arguments as self.n_users and self.n_items")
+        if getattr(model, "history_kind", "rows") not in ("rows", "sequence"):
+            self.fail(rule, f"history_kind is {model.history_kind!r}; set it to 'sequence' (time-ordered "
+                            "histories) or leave it out")
+        if reads_sequences(model):
+            _positive_int(self, rule, model, "max_len")
         if kind == "neural":
             if not callable(getattr(model, "loss", None)):
                 self.fail(rule, "it has neither fit(train) (fitted models) nor loss(batch) (neural models)")
-            if getattr(model, "batch_kind", None) not in ("interactions", "users"):
+            kinds = ("next_item", "masked_item") if reads_sequences(model) else ("interactions", "users")
+            if getattr(model, "batch_kind", None) not in kinds:
                 self.fail(rule, f"batch_kind is {getattr(model, 'batch_kind', None)!r}; "
-                                "set it to 'interactions' or 'users'")
+                                f"set it to {' or '.join(map(repr, kinds))}")
             _positive_int(self, rule, model, "batch_size")
             if model.batch_kind == "interactions":
                 _positive_int(self, rule, model, "num_negatives")
@@ -169,7 +188,7 @@ class _Checker:
         some = users[:7]  # a batch size unlike n_users and n_items, so a transpose shows
         for batch_users in (some, users):
             scores = _score(model, batch_users, history[batch_users])
-            expected = (len(batch_users), history.shape[1])
+            expected = (len(batch_users), model.n_items)
             if not isinstance(scores, Tensor):
                 self.fail(rule, f"score() returned a {type(scores).__name__}, expected a tensor of shape "
                                 f"{list(expected)} (users x items)")
@@ -218,8 +237,9 @@ class _Checker:
     def masking(self, model, split: SplitData) -> None:
         rule = "training items not masked by the evaluator"
         history, target = split.stage("test")
+        sequences = build_sequences(split, "test").padded(model.max_len) if reads_sequences(model) else None
         result = Evaluator(KS, batch_size=16, keep_top_items=True).evaluate(model, history, target, "test",
-                                                                            torch.device("cpu"))
+                                                                            torch.device("cpu"), sequences)
         known = history[result.users].toarray() > 0  # [n_evaluated, n_items]
         recommended_known = np.take_along_axis(known, result.top_items, axis=1)  # [n_evaluated, K]
         # A user with fewer than K unknown items must be shown known (masked, -inf) ones.
@@ -232,6 +252,30 @@ class _Checker:
                       f"({int(bad.sum())} known items in top-{result.top_items.shape[1]} lists in all)"
                       f"{_mutation_hint(model, history)}")
         self.ok("known items masked")
+
+    def order_matters(self, model, split: SplitData, users: Tensor, history: Tensor, scores: Tensor) -> None:
+        # The same items in the opposite order; with a one-item window, the user's oldest item instead.
+        reversed_history = (_reversed_rows(history) if model.max_len > 1
+                            else _reversed(build_sequences(split, "train")).padded(1))
+        again = _score(model, users, reversed_history)
+        if _close(again, scores):
+            self.fail("a sequence model ignores order", "reversing every user's history left all scores "
+                      "unchanged; a plugin with history_kind = 'sequence' must read the items in time "
+                      "order (oldest first, the latest at position length - 1), or drop history_kind")
+        self.ok("history order matters")
+
+    def padding_invariant(self, model, users: Tensor, history: Tensor, scores: Tensor) -> None:
+        lengths = (history != PAD).sum(dim=1)  # [n_users]
+        for length in lengths.unique().tolist():  # the users of each length, with no pad column left
+            same = (lengths == length).nonzero().view(-1)
+            trimmed = _score(model, users[same], history[same, :max(length, 1)])
+            if not _close(trimmed, scores[same]):
+                self.fail("scores depend on padding", f"histories of {length} items scored with "
+                          f"{history.shape[1] - max(length, 1)} fewer pad columns score differently (max "
+                          f"difference {_max_diff(trimmed, scores[same]):.3g}); positions holding PAD (-1, on "
+                          "the right) must not change any score: mask them out of attention and pooling, "
+                          "and read the latest item at position length - 1")
+        self.ok("padding ignored")
 
     def seeded(self, second: Tensor, first: Tensor, seed: int) -> None:
         if not _close(second, first):
@@ -316,11 +360,34 @@ class _Checker:
 
 # -- helpers ------------------------------------------------------------------------------------
 
-def tiny_split(n_users: int, n_items: int, seed: int) -> SplitData:
-    """Tiny synthetic interactions (about 10 per user), split 70/15/15 at random by ``seed``."""
+def tiny_split(n_users: int, n_items: int, seed: int, time_ordered: bool = False) -> SplitData:
+    """Tiny synthetic interactions (about 10 per user), split 70/15/15 at random by ``seed``, or
+    leave-one-out by time with ``time_ordered``."""
     frame, items = generate_synthetic(n_users=n_users, n_items=n_items, mean_interactions=10.0,
                                       min_interactions=5, seed=seed)
-    return RandomSplit((0.7, 0.15, 0.15))(Interactions.from_frame(frame, items), seed=seed)
+    splitter = LeaveOneOut() if time_ordered else RandomSplit((0.7, 0.15, 0.15))
+    return splitter(Interactions.from_frame(frame, items), seed=seed)
+
+
+def _histories(model, split: SplitData) -> Tensor:
+    """Every user's training history in the form ``model.score`` reads."""
+    if reads_sequences(model):
+        return build_sequences(split, "train").padded(model.max_len)  # [n_users, max_len]
+    return dense_rows(split.train, np.arange(split.n_users))  # [n_users, n_items]
+
+
+def _reversed_rows(history: Tensor) -> Tensor:
+    """Padded histories ``[B, L]`` with each row's items in the opposite order (padding stays right)."""
+    length = (history != PAD).sum(dim=1, keepdim=True)  # [B, 1]
+    mirror = (length - 1 - torch.arange(history.shape[1])).clamp(min=0)  # [B, L]
+    return torch.where(history != PAD, history.gather(1, mirror), PAD)
+
+
+def _reversed(sequences: Sequences) -> Sequences:
+    """Each user's items in the opposite order."""
+    user = np.repeat(np.arange(sequences.n_users), sequences.lengths)
+    mirror = sequences.indptr[user] + sequences.indptr[user + 1] - 1 - np.arange(len(sequences.items))
+    return Sequences(items=sequences.items[mirror], indptr=sequences.indptr)
 
 
 def _model_config(model, repo_root) -> tuple[DictConfig, str | None]:
@@ -378,13 +445,19 @@ def _train(model, split: SplitData, seed: int, epochs: int) -> None:
     from recbench.training.module import InteractionDataModule, RecommenderModule
 
     pl.seed_everything(seed, workers=True, verbose=False)
+    sequential = reads_sequences(model)
     if is_fit_model(model):
-        model.fit(split.train)
+        if sequential:
+            model.fit(split.train, build_sequences(split, "train"))
+        else:
+            model.fit(split.train)
         return
-    evaluator = Evaluator(KS, 64)
+    evaluator = Evaluator(KS, batch_size=64)
     module = RecommenderModule(model, split.n_items, evaluator)
     data = InteractionDataModule(split, model.batch_kind, model.batch_size, evaluator, seed,
-                                 getattr(model, "num_negatives", 0))
+                                 getattr(model, "num_negatives", 0),
+                                 max_len=model.max_len if sequential else None,
+                                 mask_prob=getattr(model, "mask_prob", 0.0))
     trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=epochs, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                          num_sanity_val_steps=0, limit_val_batches=0, use_distributed_sampler=False,
@@ -400,6 +473,8 @@ def _score(model, users: Tensor, history: Tensor) -> Tensor:
 
 
 def _mutation_hint(model, history) -> str:
+    if reads_sequences(model):
+        return ""  # the model never sees the dense rows the evaluator masks from
     users = torch.arange(min(8, history.shape[0]))
     given = dense_rows(history, users.numpy())
     before = given.clone()

@@ -38,7 +38,8 @@ def find_repo_root(repo_root: str | Path | None = None) -> Path:
 
 
 def check_ddp_run(cfg: DictConfig, option: str | None, repo_root: Path, seed: int, n_users: int,
-                  n_items: int, fail: Callable[[str], None], timeout: float = 600) -> None:
+                  n_items: int, fail: Callable[[str], None], timeout: float = 600,
+                  split: str | None = None) -> None:
     """Run ``python run.py model=<option> trainer=ddp trainer.devices=2 trainer.accelerator=cpu``.
 
     The run must succeed, report finite metrics, and evaluate every test user exactly once
@@ -54,6 +55,7 @@ def check_ddp_run(cfg: DictConfig, option: str | None, repo_root: Path, seed: in
         n_items: items of the synthetic data.
         fail: called with a message when the run breaks the contract (it raises).
         timeout: seconds before the run counts as hung.
+        split: the split option to run with (sequence models need ``leave_one_out``); None: the default.
     """
     with tempfile.TemporaryDirectory(prefix="recbench-ddp-check-") as tmp:
         tmp = Path(tmp)
@@ -68,7 +70,7 @@ def check_ddp_run(cfg: DictConfig, option: str | None, repo_root: Path, seed: in
                    "trainer.accelerator=cpu", "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
                    "logger=none", "dataset=synthetic", f"dataset.source.n_users={n_users}",
                    f"dataset.source.n_items={n_items}", "dataset.source.mean_interactions=10",
-                   f"seed={seed}", f"hydra.run.dir={run_dir}", *extra]
+                   f"seed={seed}", f"hydra.run.dir={run_dir}", *([f"split={split}"] if split else []), *extra]
         # The run imports what this process imports (a plugin found through sys.path, say).
         paths = [entry for entry in sys.path if entry and Path(entry).is_dir()]
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",

@@ -69,6 +69,41 @@ class _EpochOrder:
         return self.order
 
 
+class UnseenItemSampler:
+    """Uniform items a user never interacted with in training (vectorised rejection sampling).
+
+    Args:
+        train: binary training matrix ``[n_users, n_items]``.
+    """
+
+    def __init__(self, train: sp.csr_matrix):
+        coo = train.tocoo()
+        self.n_items = train.shape[1]
+        # Sorted ``user * n_items + item`` keys; numpy's searchsorted is much faster than torch's on CPU.
+        self.known = np.sort(coo.row.astype(np.int64) * self.n_items + coo.col)  # [nnz]
+
+    def _is_known(self, keys: Tensor) -> Tensor:
+        keys = keys.numpy()
+        position = np.minimum(np.searchsorted(self.known, keys), len(self.known) - 1)
+        return torch.from_numpy(self.known[position] == keys)
+
+    def __call__(self, users: Tensor, generator: torch.Generator) -> Tensor:
+        """One unseen item per entry of ``users`` (any shape); the result has the same shape.
+
+        Only the clashing draws are redrawn, so each round is smaller than the last.
+        """
+        items = torch.randint(self.n_items, users.shape, generator=generator).view(-1)
+        user_keys = users.reshape(-1) * self.n_items
+        pending = torch.arange(len(items))
+        for _ in range(_MAX_RESAMPLING_ROUNDS):
+            clash = self._is_known(user_keys[pending] + items[pending])
+            pending = pending[clash]
+            if len(pending) == 0:
+                break
+            items[pending] = torch.randint(self.n_items, (len(pending),), generator=generator)
+        return items.view(users.shape)
+
+
 class InteractionBatches(Dataset):
     """Shuffled training interactions with uniformly sampled negatives.
 
@@ -80,38 +115,13 @@ class InteractionBatches(Dataset):
         coo = train.tocoo()
         self.users = torch.from_numpy(coo.row.astype(np.int64))
         self.items = torch.from_numpy(coo.col.astype(np.int64))
-        self.n_items = train.shape[1]
-        # Sorted ``user * n_items + item`` keys; numpy's searchsorted is much faster than torch's on CPU.
-        self.known = np.sort((self.users * self.n_items + self.items).numpy())  # [nnz]
+        self.sampler = UnseenItemSampler(train)
         self.batch_size, self.num_negatives, self.seed = batch_size, num_negatives, seed
         self.n_batches = math.ceil(len(self.users) / batch_size)
         self.order = _EpochOrder(len(self.users), seed)
 
     def __len__(self) -> int:
         return self.n_batches
-
-    def _is_known(self, keys: Tensor) -> Tensor:
-        """Whether each ``user * n_items + item`` key is a training interaction."""
-        keys = keys.numpy()
-        position = np.minimum(np.searchsorted(self.known, keys), len(self.known) - 1)
-        return torch.from_numpy(self.known[position] == keys)
-
-    def sample_negatives(self, users: Tensor, generator: torch.Generator) -> Tensor:
-        """Uniform items not in each user's training row, ``[B, num_negatives]``.
-
-        Only the clashing draws are redrawn and re-checked, so each round is smaller than the last.
-        """
-        shape = (len(users), self.num_negatives)
-        negatives = torch.randint(self.n_items, shape, generator=generator).view(-1)
-        user_keys = (users * self.n_items).repeat_interleave(self.num_negatives)  # [B * n_neg]
-        pending = torch.arange(len(negatives))
-        for _ in range(_MAX_RESAMPLING_ROUNDS):
-            clash = self._is_known(user_keys[pending] + negatives[pending])
-            pending = pending[clash]
-            if len(pending) == 0:
-                break
-            negatives[pending] = torch.randint(self.n_items, (len(pending),), generator=generator)
-        return negatives.view(shape)
 
     def __getitem__(self, index: tuple[int, int] | int) -> dict[str, Tensor]:
         epoch, step = epoch_step(index)
@@ -120,7 +130,8 @@ class InteractionBatches(Dataset):
         return {
             "users": users,
             "items": self.items[chosen],
-            "negatives": self.sample_negatives(users, _generator(self.seed, epoch, step)),
+            "negatives": self.sampler(users[:, None].expand(-1, self.num_negatives),
+                                      _generator(self.seed, epoch, step)),  # [B, num_negatives]
         }
 
 

@@ -8,9 +8,16 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from recbench.data.interactions import SplitData
+from recbench.data.sequences import history_sequences
 from recbench.errors import RecbenchError
-from recbench.evaluation.evaluator import Evaluator, RankingAccumulator, RankingResult
+from recbench.evaluation.evaluator import (
+    Evaluator,
+    RankingAccumulator,
+    RankingResult,
+    model_input,
+)
 from recbench.training.batches import EpochSampler, InteractionBatches, UserBatches
+from recbench.training.sequence_batches import SEQUENCE_BATCH_KINDS, sequence_batches
 
 
 class RecommenderModule(pl.LightningModule):
@@ -102,7 +109,7 @@ class RecommenderModule(pl.LightningModule):
         self._accumulator = self.evaluator.accumulator(self.n_items, "test")
 
     def _evaluation_step(self, batch: dict[str, Tensor]) -> None:
-        scores = self.model.score(batch["users"], batch["history"])  # [B, n_items]
+        scores = self.model.score(batch["users"], model_input(batch))  # [B, n_items]
         self._accumulator.add(batch["users"], scores, batch["history"], batch["target"])
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
@@ -166,18 +173,27 @@ class InteractionDataModule(pl.LightningDataModule):
 
     Each process builds its own shard from the trainer's rank (``use_distributed_sampler`` is off
     in the trainer configs: recbench's batches shard themselves).
+
+    ``max_len`` (sequence models): evaluation batches also carry each user's time-ordered history
+    ``"sequence": [B, max_len]``; ``mask_prob`` is for ``"masked_item"`` batches.
     """
 
     def __init__(self, split: SplitData, batch_kind: str, batch_size: int, evaluator: Evaluator,
-                 seed: int, num_negatives: int = 0, poisson: bool = False):
+                 seed: int, num_negatives: int = 0, poisson: bool = False, max_len: int | None = None,
+                 mask_prob: float = 0.0):
         super().__init__()
-        if batch_kind not in ("interactions", "users"):
+        kinds = ("interactions", "users", *SEQUENCE_BATCH_KINDS)
+        if batch_kind not in kinds:
             raise RecbenchError(f"unknown batch_kind {batch_kind!r}: a gradient model must set "
-                                "batch_kind to 'interactions' or 'users'")
+                                f"batch_kind to one of {', '.join(map(repr, kinds))}")
+        if batch_kind in SEQUENCE_BATCH_KINDS and max_len is None:
+            raise RecbenchError(f"batch_kind {batch_kind!r} is for sequence models: the model must set "
+                                "history_kind = 'sequence' and max_len")
         self.split, self.batch_kind = split, batch_kind
         self.batch_size, self.evaluator = batch_size, evaluator
         self.seed, self.num_negatives = seed, num_negatives
         self.poisson = poisson  # Poisson-sampled batches, as DP-SGD's accounting requires
+        self.max_len, self.mask_prob = max_len, mask_prob
         self.train_matrix = split.train
 
     def _shard(self) -> tuple[int, int]:
@@ -192,6 +208,9 @@ class InteractionDataModule(pl.LightningDataModule):
                                       self.seed)
         elif self.batch_kind == "interactions":
             dataset = InteractionBatches(self.train_matrix, self.batch_size, self.num_negatives, self.seed)
+        elif self.batch_kind in SEQUENCE_BATCH_KINDS:
+            dataset = sequence_batches(self.split, self.batch_kind, self.max_len, self.batch_size, self.seed,
+                                       self.num_negatives, self.mask_prob)
         else:
             dataset = UserBatches(self.train_matrix, self.batch_size, self.seed)
         rank, world_size = self._shard()
@@ -200,7 +219,8 @@ class InteractionDataModule(pl.LightningDataModule):
     def _evaluation_loader(self, stage: str) -> DataLoader:
         history, target = self.split.stage(stage)
         rank, world_size = self._shard()
-        return DataLoader(self.evaluator.batches(history, target, rank, world_size), batch_size=None)
+        sequences = history_sequences(self.split, stage, self.max_len) if self.max_len is not None else None
+        return DataLoader(self.evaluator.batches(history, target, rank, world_size, sequences), batch_size=None)
 
     def val_dataloader(self) -> DataLoader:
         return self._evaluation_loader("valid")

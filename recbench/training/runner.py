@@ -15,7 +15,9 @@ from omegaconf import DictConfig
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
 from recbench.data.interactions import SplitData
+from recbench.data.sequences import build_sequences, history_sequences
 from recbench.evaluation.evaluator import Evaluator, RankingResult
+from recbench.plugin import reads_sequences
 from recbench.privacy.settings import DPSettings
 from recbench.record import Privacy
 from recbench.training.module import InteractionDataModule, RecommenderModule
@@ -47,20 +49,33 @@ def fit_device(trainer_cfg: DictConfig) -> torch.device:
     return torch.device("cpu")
 
 
+def _fit_on(model, split: SplitData) -> None:
+    """``fit(train)``, or ``fit(train, sequences)`` for a sequence model (the training items in time order)."""
+    if reads_sequences(model):
+        model.fit(split.train, build_sequences(split, "train"))
+    else:
+        model.fit(split.train)
+
+
+def _sequences(model, split: SplitData, stage: str):
+    """The time-ordered histories ``[n_users, max_len]`` a sequence model scores from, else None."""
+    return history_sequences(split, stage, model.max_len) if reads_sequences(model) else None
+
+
 def run_fit_model(model, split: SplitData, evaluator: Evaluator, device: torch.device, refit: bool) -> Outcome:
     """Fit on the training matrix (again on train + validation targets with ``refit``) and evaluate."""
     start = time.perf_counter()
-    model.fit(split.train)
+    _fit_on(model, split)
     train_seconds = time.perf_counter() - start
     model.to(device)
-    valid = evaluator.evaluate(model, *split.stage("valid"), "valid", device)
+    valid = evaluator.evaluate(model, *split.stage("valid"), "valid", device, _sequences(model, split, "valid"))
     if refit:
         start = time.perf_counter()
-        model.fit(split.merged_for_refit().train)
+        _fit_on(model, split.merged_for_refit())
         train_seconds += time.perf_counter() - start
         model.to(device)
     start = time.perf_counter()
-    test = evaluator.evaluate(model, *split.stage("test"), "test", device)
+    test = evaluator.evaluate(model, *split.stage("test"), "test", device, _sequences(model, split, "test"))
     return Outcome(valid, test, train_seconds, time.perf_counter() - start)
 
 
@@ -107,7 +122,9 @@ def _fit(model: torch.nn.Module, split: SplitData, evaluator: Evaluator, trainin
         strategy = {"strategy": "ddp_find_unused_parameters_true"}
     module = RecommenderModule(model, split.n_items, evaluator, training.monitor, private=private)
     data = InteractionDataModule(split, model.batch_kind, model.batch_size, evaluator, training.seed,
-                                 getattr(model, "num_negatives", 0), poisson=private is not None)
+                                 getattr(model, "num_negatives", 0), poisson=private is not None,
+                                 max_len=model.max_len if reads_sequences(model) else None,
+                                 mask_prob=getattr(model, "mask_prob", 0.0))
     trainer = training.build_trainer(callbacks, **strategy, **trainer_overrides)
     start = time.perf_counter()
     trainer.fit(module, datamodule=data, ckpt_path=resume_from, weights_only=True)
