@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from recbench.errors import require_positive
-from recbench.models.similarity import Similarity, top_k_neighbours
+from recbench.linalg.similarity import Similarity, top_k_neighbours
 
 
 class ItemKNN(nn.Module):
@@ -16,7 +16,7 @@ class ItemKNN(nn.Module):
     ``score(u, i) = sum over j in N(i) of sim(i, j) * history[u, j]``, with ``N(i)`` the ``k``
     items most similar to ``i`` in the training matrix (as tuned by Ferrari Dacrema et al.,
     RecSys 2019). Neighbours are found block by block from sparse products (see
-    :mod:`recbench.models.similarity`) and stored as ``[n_items, k]`` index and weight buffers.
+    :mod:`recbench.linalg.similarity`) and stored as ``[n_items, k]`` index and weight buffers.
 
     Args:
         n_users: number of users (given by recbench).

@@ -7,8 +7,8 @@ import torch
 from torch import Tensor, nn
 
 from recbench.errors import require_positive
-from recbench.models.similarity import Similarity, dense_stats, vector_stats
-from recbench.models.sparse import csr_tensor, register_csr, resize_loaded_buffers
+from recbench.linalg.similarity import Similarity, dense_stats, vector_stats
+from recbench.linalg.sparse import csr_tensor, register_csr, resize_loaded_buffers
 
 
 class UserKNN(nn.Module):
