@@ -12,6 +12,7 @@ import logging
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import pytorch_lightning as pl
 
@@ -26,6 +27,8 @@ EXPECTED_WARNINGS = (
     r".*does not have many workers.*",
     # Evaluation batches are users, not samples: Lightning cannot infer a batch size and need not.
     r".*Trying to infer the `batch_size`.*",
+    # train/loss is logged once per epoch, so the step logging interval does not matter.
+    r".*smaller than the logging interval.*",
     # Lightning suggests `sync_dist=True`; the evaluator's metrics are already gathered over processes.
     r".*It is recommended to use `self\.log\(.*sync_dist=True`.*",
 )
@@ -54,6 +57,37 @@ def progress_bars_wanted(setting: bool | None, stream=None) -> bool:
         return bool(setting)
     stream = stream if stream is not None else sys.stdout
     return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def relative(path: str | Path) -> str:
+    """``path`` relative to the working folder when it lies inside it (shorter to read and paste)."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def metrics_table(metrics: dict[str, float]) -> list[str]:
+    """``{"ndcg@10": .., "ndcg@20": .., ...}`` as lines of a table: one row per metric, one column per K.
+
+    Metrics without ``@K`` get a row of their own after the table.
+    """
+    ks: dict[str, None] = {}
+    rows: dict[str, dict[str, float]] = {}
+    plain = []
+    for name, value in metrics.items():
+        metric, at, k = name.partition("@")
+        if not at:
+            plain.append(f"  {name:<14} {value:.4f}")
+            continue
+        ks[k] = None
+        rows.setdefault(metric, {})[k] = value
+    lines = ["  " + " " * 14 + "".join(f"{'@' + k:>9}" for k in ks)] if rows else []
+    for metric, values in rows.items():
+        cells = "".join(f"{values[k]:>9.4f}" if k in values else f"{'-':>9}" for k in ks)
+        lines.append(f"  {metric:<14}{cells}")
+    return lines + plain
 
 
 class EpochLine(pl.Callback):

@@ -13,6 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from recbench.config import build
+from recbench.console import metrics_table, quiet_third_party, relative
 from recbench.data.interactions import Interactions, SplitData
 from recbench.data.loading import load_dataset
 from recbench.data.preprocess import statistics
@@ -22,7 +23,7 @@ from recbench.evaluation.evaluator import Evaluator, RankingResult
 from recbench.evaluation.sampled import protocol_record
 from recbench.plugin import is_fit_model
 from recbench.record import RunRecord, Timing
-from recbench.results import git_revision, library_versions, write_parquet
+from recbench.results import RESULTS_FILE, git_revision, library_versions, write_parquet
 from recbench.sweep.pruning import trial_callbacks
 from recbench.tracking import build_logger, close_logger, component_names
 from recbench.training.runner import GradientTraining, Outcome, fit_device, run_fit_model, run_gradient_model
@@ -94,7 +95,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> RunRecord:
     if outcome.is_global_zero:
         save_run(output_dir, record, data, split, outcome.test)
         close_logger(logger, record, output_dir)
-        print_table(record)
+        print_table(record, output_dir)
     return record
 
 
@@ -140,11 +141,15 @@ def save_run(output_dir: Path, record: RunRecord, data: Interactions, split: Spl
     record.save(output_dir)
 
 
-def print_table(record: RunRecord) -> None:
-    """A short table of the test metrics at the end of the run."""
-    lines = [f"test metrics of {record.model} on {record.dataset}:"]
-    lines += [f"  {name:<16} {value:.4f}" for name, value in record.stage_metrics("test").items()]
-    lines.append(f"  train {record.timing.train_seconds:.1f} s, evaluation {record.timing.eval_seconds:.1f} s")
+def print_table(record: RunRecord, output_dir: Path) -> None:
+    """The run's last lines: its test metrics, its cost and where its results.json is."""
+    timing = record.timing
+    cost = f"train {timing.train_seconds:.1f} s"
+    if timing.epochs is not None and timing.best_epoch is not None:
+        cost += f", {timing.epochs} epochs, best {timing.best_epoch + 1}"
+    lines = [f"test metrics of {record.model} on {record.dataset} ({cost}, evaluation {timing.eval_seconds:.1f} s):",
+             *metrics_table(record.stage_metrics("test")),
+             f"results: {relative(output_dir / RESULTS_FILE)}"]
     print("\n".join(lines), flush=True)
 
 
@@ -157,14 +162,14 @@ def main(cfg: DictConfig) -> float | list[float | None] | None:
     A :class:`RecbenchError` ends a single run with its message and exit status 1; in a
     multirun it is raised so the sweeper can record the failed trial and go on.
     """
+    quiet_third_party()
     try:
         record = train(cfg, extra_callbacks=trial_callbacks(cfg))
     except RecbenchError as error:
         multirun = HydraConfig.initialized() and getattr(HydraConfig.get().mode, "name", None) == "MULTIRUN"
         if multirun:
             raise
-        log.error("%s", error)
-        print(f"error: {error}", file=sys.stderr, flush=True)
+        print(f"error: {error}", file=sys.stderr, flush=True)  # once: the message is the whole story
         sys.exit(1)
     values = record.objective_values()
     names = cfg.get("optimized_metric")
