@@ -103,4 +103,3 @@ def wandb_location(offline: bool, sync_dir: str, url: str | None) -> str:
     if not offline:
         return f"W&B run: {url}"
     return f"W&B run (offline): {relative(sync_dir)}; upload it with: wandb sync {relative(sync_dir)}"
-
