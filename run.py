@@ -7,11 +7,13 @@ prefer_passive_waiting()  # before torch and numpy start their OpenMP runtimes (
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from recbench.experiment import main as run_experiment  # noqa: E402
-
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
-def main(cfg: DictConfig) -> float | None:
+def main(cfg: DictConfig) -> float | list[float | None] | None:
+    # Imported here, after Hydra has parsed the arguments: torch and Lightning take seconds to
+    # import, which `--help` and `--cfg job` never need.
+    from recbench.experiment import main as run_experiment
+
     return run_experiment(cfg)
 
 

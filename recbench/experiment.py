@@ -13,6 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from recbench.config import build
+from recbench.console import metrics_table, quiet_third_party, relative
 from recbench.data.feature_needs import attach_features, check_feature_config, model_feature_kwargs, plugin_node
 from recbench.data.interactions import Interactions, SplitData
 from recbench.data.loading import load_dataset
@@ -29,7 +30,8 @@ from recbench.plugin import is_fit_model
 from recbench.privacy.settings import DPSettings, check_trainer_for_privacy
 from recbench.privacy.validation import check_private_model
 from recbench.record import RunRecord, Timing
-from recbench.results import MODEL_CHECKPOINT, git_revision, library_versions, write_checkpoint, write_parquet
+from recbench.results import (MODEL_CHECKPOINT, RESULTS_FILE, git_revision, library_versions, write_checkpoint,
+                              write_parquet)
 from recbench.rundir import prepare_run_dir
 from recbench.sweep.pruning import trial_callbacks
 from recbench.threads import set_threads
@@ -112,7 +114,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> RunRecord:
         record.artifacts["checkpoint"] = MODEL_CHECKPOINT
         save_run(output_dir, record, data, split, outcome.test)
         close_logger(logger, record, output_dir)
-        print_table(record)
+        print_table(record, output_dir)
     return record
 
 
@@ -185,17 +187,22 @@ def save_run(output_dir: Path, record: RunRecord, data: Interactions, split: Spl
     record.save(output_dir)
 
 
-def print_table(record: RunRecord) -> None:
-    """A short table of the test metrics at the end of the run."""
-    lines = [f"test metrics of {record.model} on {record.dataset}:"]
+def print_table(record: RunRecord, output_dir: Path) -> None:
+    """The run's last lines: its test metrics, its cost and where its results.json is."""
+    timing = record.timing
+    cost = f"train {timing.train_seconds:.1f} s"
+    if timing.epochs is not None and timing.best_epoch is not None:
+        cost += f", {timing.epochs} epochs, best {timing.best_epoch + 1}"
     metrics = record.stage_metrics("test")
-    lines += [f"  {name:<16} {value:.4f}" for name, value in metrics.items() if name.split("/")[0] not in SEGMENTS]
-    for segment in SEGMENTS:  # one line per segment: its ndcg at every cut-off
+    overall = {name: value for name, value in metrics.items() if name.split("/")[0] not in SEGMENTS}
+    lines = [f"test metrics of {record.model} on {record.dataset} ({cost}, evaluation {timing.eval_seconds:.1f} s):",
+             *metrics_table(overall)]
+    for segment in SEGMENTS:  # one line per item segment: its ndcg at every cut-off
         values = {name.split("/", 1)[1]: value for name, value in metrics.items()
                   if name.startswith(f"{segment}/ndcg@")}
         if values:
             lines.append(f"  {segment + ' items':<16} " + ", ".join(f"{n} {v:.4f}" for n, v in values.items()))
-    lines.append(f"  train {record.timing.train_seconds:.1f} s, evaluation {record.timing.eval_seconds:.1f} s")
+    lines.append(f"results: {relative(output_dir / RESULTS_FILE)}")
     print("\n".join(lines), flush=True)
 
 
@@ -208,14 +215,14 @@ def main(cfg: DictConfig) -> float | list[float | None] | None:
     A :class:`RecbenchError` ends a single run with its message and exit status 1; in a
     multirun it is raised so the sweeper can record the failed trial and go on.
     """
+    quiet_third_party()
     try:
         record = train(cfg, extra_callbacks=trial_callbacks(cfg))
     except RecbenchError as error:
         multirun = HydraConfig.initialized() and getattr(HydraConfig.get().mode, "name", None) == "MULTIRUN"
         if multirun:
             raise
-        log.error("%s", error)
-        print(f"error: {error}", file=sys.stderr, flush=True)
+        print(f"error: {error}", file=sys.stderr, flush=True)  # once: the message is the whole story
         sys.exit(1)
     values = record.objective_values()
     names = cfg.get("optimized_metric")

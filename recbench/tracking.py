@@ -15,6 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from recbench.config import build
+from recbench.console import relative
 from recbench.plugin import model_name
 from recbench.record import RunRecord
 from recbench.results import RESULTS_FILE
@@ -70,7 +71,11 @@ def build_logger(cfg: DictConfig):
     if wandb.run is not None:
         # Left open by an earlier job of this process that failed before it could finish.
         wandb.finish(exit_code=1)
-    return build(cfg.logger, "logger", **wandb_arguments(cfg))
+    # W&B's banner, run summary, sync hints and notes on its own settings would bury the run's
+    # output; close_logger prints the one line that matters, and failures still raise. Some of
+    # those messages come before a run's own settings apply, so the process-wide setup says it too.
+    wandb.setup(settings=wandb.Settings(silent=True))
+    return build(cfg.logger, "logger", settings=wandb.Settings(silent=True), **wandb_arguments(cfg))
 
 
 def close_logger(logger, record: RunRecord, output_dir: Path) -> None:
@@ -88,4 +93,13 @@ def close_logger(logger, record: RunRecord, output_dir: Path) -> None:
                 run.save(str(output_dir / name), base_path=str(output_dir), policy="now")
     logger.finalize("success")
     if _is_wandb(logger):
-        logger.experiment.finish()
+        run = logger.experiment
+        print(wandb_location(run.offline, run.sync_dir, None if run.offline else run.url), flush=True)
+        run.finish()
+
+
+def wandb_location(offline: bool, sync_dir: str, url: str | None) -> str:
+    """One line saying where the W&B run is: its URL, or its offline folder and how to upload it."""
+    if not offline:
+        return f"W&B run: {url}"
+    return f"W&B run (offline): {relative(sync_dir)}; upload it with: wandb sync {relative(sync_dir)}"

@@ -42,10 +42,12 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm [0.05]")
     parser.add_argument("--by-path", action="store_true",
                         help="runs under different PATHs form different groups (compare two code versions)")
-    parser.add_argument("--format", choices=FORMATS, default="markdown",
-                        help="what to print [markdown]")
+    parser.add_argument("--format", choices=FORMATS, default=None,
+                        help="what to print without -o [markdown]; with -o, the format of a FILE "
+                             "whose suffix names none")
     parser.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
-                        help="also write to FILE; the suffix picks the format (.md .csv .tex .html); repeatable")
+                        help="write to FILE instead of printing the table (then one summary line is "
+                             "printed); the suffix picks the format (.md .csv .tex .html); repeatable")
     parser.add_argument("--wandb-push", metavar="PROJECT",
                         help="log the table as a wandb.Table in a new run of [ENTITY/]PROJECT "
                              "(offline unless WANDB_MODE=online)")
@@ -55,6 +57,7 @@ def add_parser(subparsers) -> None:
 def run_command(args: argparse.Namespace) -> int:
     from recbench.leaderboard.collect import collect_runs
     from recbench.leaderboard.export import EXPORTERS, write_export
+    from recbench.leaderboard.formats import to_summary
     from recbench.leaderboard.groups import group_tables
     from recbench.leaderboard.table import DEFAULT_METRICS, beyond_patterns, build_leaderboard
 
@@ -77,12 +80,14 @@ def run_command(args: argparse.Namespace) -> int:
                               ascending=args.ascending, by_source=args.by_path)
     for warning in board.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(EXPORTERS[args.format](board), end="")
     if args.groups:
         metric = args.sort.split("/", 1)[-1]
         print("\n" + group_tables(collection.runs, metric, args.dataset, args.model), end="")
-    for output in args.output:
-        print(f"wrote {write_export(board, Path(output))}", file=sys.stderr)
+    if not args.output:
+        print(EXPORTERS[args.format or "markdown"](board), end="")
+    else:
+        written = [write_export(board, Path(output), fallback=args.format) for output in args.output]
+        print(f"wrote {', '.join(map(str, written))}: {to_summary(board)}")
     if args.wandb_push:
         from recbench.leaderboard.wandb_io import push_table
 

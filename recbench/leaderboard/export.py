@@ -14,12 +14,12 @@ SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".csv": "csv", ".tex": "
             ".html": "html", ".htm": "html"}
 
 
-def write_export(board, path: Path) -> Path:
-    """Write ``board`` to ``path`` atomically in the format its suffix names."""
-    kind = SUFFIXES.get(path.suffix.lower())
+def write_export(board, path: Path, fallback: str | None = None) -> Path:
+    """Write ``board`` to ``path`` atomically in the format its suffix names (else ``fallback``)."""
+    kind = SUFFIXES.get(path.suffix.lower(), fallback)
     if kind is None:
         raise RecbenchError(f"cannot tell the format of {path} from its suffix: use one of "
-                            f"{', '.join(sorted(SUFFIXES))}")
+                            f"{', '.join(sorted(SUFFIXES))}, or name the format with --format")
     text = EXPORTERS[kind](board)
     _atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path

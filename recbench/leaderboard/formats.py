@@ -84,6 +84,20 @@ def to_markdown(board: Leaderboard) -> str:
     return "\n".join(lines) + f"\n\nmean ± std over seeds; {board.significance_note}\n"
 
 
+def to_summary(board: Leaderboard) -> str:
+    """One line: how many groups and runs, and the best group of each dataset/split block."""
+    table = board.table
+    best = table[table["rank"] == 1]
+    leaders = "; ".join(f"{row.dataset}/{row.split}: {row.label} ({board.sort} {_number(row[board.sort])})"
+                        for _, row in best.iterrows())
+    return (f"{len(table)} group{'s' if len(table) != 1 else ''} from {int(table['n_seeds'].sum())} runs; "
+            f"best on {leaders}")
+
+
+def _number(value: float) -> str:
+    return "nan" if math.isnan(value) else f"{value:.4g}" if abs(value) >= 1 else f"{value:.4f}"
+
+
 def to_csv(board: Leaderboard) -> str:
     """Raw numbers, one row per group: each chosen metric's mean and ``:std`` column."""
     table = board.table

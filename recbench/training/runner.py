@@ -14,6 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
+from recbench.console import EpochLine, progress_bars_wanted
 from recbench.data.interactions import SplitData
 from recbench.data.sequences import build_sequences, history_sequences
 from recbench.evaluation.evaluator import Evaluator, RankingResult
@@ -108,8 +109,12 @@ class GradientTraining:
     privacy: DPSettings | None = None
 
     def build_trainer(self, callbacks: list, **overrides) -> pl.Trainer:
+        # A log file gets one line per epoch; a terminal gets the progress bar.
+        progress_bar = progress_bars_wanted(self.trainer.get("enable_progress_bar"))
+        if not progress_bar:
+            callbacks = [*callbacks, EpochLine(self.monitor)]
         return instantiate(self.trainer, default_root_dir=str(self.output_dir), logger=self.logger or False,
-                           callbacks=callbacks, **overrides)
+                           callbacks=callbacks, enable_progress_bar=progress_bar, **overrides)
 
 
 def _fit(model: torch.nn.Module, split: SplitData, evaluator: Evaluator, training: GradientTraining,

@@ -70,9 +70,23 @@ def test_cli_exports_and_survives_bad_files(main_runs, tmp_path, capsys):
                   *[arg for path in outputs for arg in ("-o", str(path))]])
     assert status == 0
     captured = capsys.readouterr()
-    assert "Wilcoxon signed-rank test" in captured.out and "alpha=0.01" in captured.out
+    # The files hold the tables; the terminal gets one line naming them and the winner.
+    assert captured.out.count("\n") == 1
+    assert captured.out.startswith(f"wrote {', '.join(map(str, outputs))}: 2 groups from 5 runs; best on ")
+    assert "Wilcoxon signed-rank test" in outputs[0].read_text() and "alpha=0.01" in outputs[0].read_text()
     assert "seed3" in captured.err and "corrupt or truncated" in captured.err
     assert all(path.is_file() for path in outputs)
+
+
+def test_cli_html_goes_to_the_file_only(main_runs, tmp_path, capsys):
+    report = tmp_path / "report"   # no suffix: --format names the format
+    assert cli(["leaderboard", str(main_runs), "--format", "html", "-o", str(report)]) == 0
+    out = capsys.readouterr().out
+    board = build_leaderboard(collect_runs([main_runs]))
+    best = board.table[board.table["rank"] == 1].iloc[0]
+    assert out == (f"wrote {report}: 2 groups from 6 runs; best on synthetic/random: "
+                   f"{best['label']} (test/ndcg@10 {best['test/ndcg@10']:.4f})\n")
+    assert report.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from recbench.leaderboard import build_leaderboard, collect_runs
@@ -52,3 +54,21 @@ def test_benchmark_multirun_prints_the_leaderboard(tmp_path):
     assert len(table) == 2 + 2 and all("| 3 |" in line for line in table[2:])   # 2 groups of 3 seeds
     assert (sweep / "leaderboard.md").read_text() == expected
     assert (sweep / "leaderboard.html").is_file() and (sweep / "leaderboard.csv").is_file()
+
+
+def test_every_multirun_ends_with_a_short_leaderboard(main_runs, capsys):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=["model=mlp"], return_hydra_config=True)
+    settings = cfg.hydra.callbacks.leaderboard
+    assert settings.top == 10 and list(settings.exports) == ["leaderboard.md"]
+    callback = instantiate(settings, top=1)
+    callback.on_multirun_end(OmegaConf.create({"hydra": {"sweep": {"dir": str(main_runs)}}}))
+    out = capsys.readouterr().out
+    board = build_leaderboard(collect_runs([main_runs]))
+    full = to_markdown(board)
+    assert (main_runs / "leaderboard.md").read_text() == full   # the file holds every group
+    best = board.table[board.table["rank"] == 1]["label"].item()
+    rows = [line for line in out.splitlines() if line.startswith("| ")]
+    assert len(rows) == 2 + 1 and f" {best} " in rows[2]          # the terminal gets the best one
+    assert "(1 more group: leaderboard.md)" in out and f"wrote leaderboard.md in {main_runs}" in out
