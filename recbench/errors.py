@@ -8,10 +8,18 @@ class RecbenchError(Exception):
     """
 
 
-def require(condition: bool, message: str) -> None:
-    """Raise :class:`RecbenchError` with ``message`` unless ``condition`` holds."""
+class IncompatibleError(RecbenchError):
+    """The model cannot run on this dataset or split (features it needs, a time order it reads).
+
+    Nothing is wrong with the model or the data on their own, so a benchmark that sweeps every
+    model (``skip_incompatible: true``) skips such a pairing instead of stopping.
+    """
+
+
+def require(condition: bool, message: str, error: type[RecbenchError] = RecbenchError) -> None:
+    """Raise ``error`` (a :class:`RecbenchError`) with ``message`` unless ``condition`` holds."""
     if not condition:
-        raise RecbenchError(message)
+        raise error(message)
 
 
 def require_positive(name: str, value, *, integer: bool = False) -> None:

@@ -20,7 +20,7 @@ from recbench.data.loading import load_dataset
 from recbench.data.preprocess import statistics
 from recbench.data.sequences import check_time_order
 from recbench.data.split_cache import cached_split
-from recbench.errors import RecbenchError
+from recbench.errors import IncompatibleError, RecbenchError
 from recbench.evaluation.beyond_features import beyond_feature_fields, load_beyond_features
 from recbench.evaluation.beyond_metrics import BeyondAccuracy, check_beyond_config, fairness_report
 from recbench.evaluation.evaluator import Evaluator, RankingResult
@@ -213,19 +213,31 @@ def main(cfg: DictConfig) -> float | list[float | None] | None:
     multi-objective sweep lists further objectives after it in ``optimized_metric``, metrics or
     timings (``timing/train_seconds``), and gets a list of values.
     A :class:`RecbenchError` ends a single run with its message and exit status 1; in a
-    multirun it is raised so the sweeper can record the failed trial and go on.
+    multirun it is raised so the sweeper can record the failed trial and go on. With
+    ``skip_incompatible`` (the benchmark preset) a model that cannot run on the dataset or split
+    (:class:`IncompatibleError`) is skipped with a warning and no result.
     """
     quiet_third_party()
     try:
         record = train(cfg, extra_callbacks=trial_callbacks(cfg))
+    except IncompatibleError as error:
+        if not cfg.get("skip_incompatible", False):
+            return _fail(error)
+        log.warning("skipped: %s", error)
+        return None
     except RecbenchError as error:
-        multirun = HydraConfig.initialized() and getattr(HydraConfig.get().mode, "name", None) == "MULTIRUN"
-        if multirun:
-            raise
-        print(f"error: {error}", file=sys.stderr, flush=True)  # once: the message is the whole story
-        sys.exit(1)
+        return _fail(error)
     values = record.objective_values()
     names = cfg.get("optimized_metric")
     if OmegaConf.is_list(names):
         return [values.get(name) for name in names]
     return values.get(names)
+
+
+def _fail(error: RecbenchError):
+    """Exit 1 with the message in a single run; raise in a multirun (the sweeper records it)."""
+    multirun = HydraConfig.initialized() and getattr(HydraConfig.get().mode, "name", None) == "MULTIRUN"
+    if multirun:
+        raise error
+    print(f"error: {error}", file=sys.stderr, flush=True)  # once: the message is the whole story
+    sys.exit(1)

@@ -182,3 +182,12 @@ def test_written_files_follow_the_umask(tmp_path, umask):
         os.umask(old)
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
     assert modes == dict.fromkeys(modes, 0o666 & ~umask)
+
+
+def test_an_incompatible_model_fails_alone_and_is_skipped_in_a_benchmark(tmp_path, capsys):
+    # A sequence model on the random split (no time order): an error of its own in a single run,
+    # a skipped job (no result, no error) when the benchmark preset sets skip_incompatible.
+    assert_fails_cleanly(tmp_path / "alone", capsys, ["model=sasrec"], "has no time order")
+    cfg = compose_config(["model=sasrec", "skip_incompatible=true"], tmp_path / "bench")
+    assert main(cfg) is None
+    assert not (tmp_path / "bench" / "results.json").exists()

@@ -15,7 +15,7 @@ from omegaconf import DictConfig, open_dict
 from recbench.data.feature_loading import EncoderRecord, build_encoder, declared_features, load_features
 from recbench.data.features import FeatureMatrix
 from recbench.data.interactions import Interactions
-from recbench.errors import RecbenchError, require
+from recbench.errors import IncompatibleError, RecbenchError, require
 from recbench.plugin import FEATURE_FIELD_KEYS, FeatureTensors, feature_sides, model_name
 
 
@@ -99,7 +99,8 @@ def check_feature_config(model_cfg: DictConfig, split_cfg: DictConfig, dataset: 
     for who, side in needs:
         require(side in declared,
                 f"{who} needs {side} features, but dataset {dataset.name!r} declares none: add "
-                f"dataset.features.{side} (see docs/side_information.md) or choose a dataset that has them")
+                f"dataset.features.{side} (see docs/side_information.md) or choose a dataset that has them",
+                IncompatibleError)
     for side in model_feature_sides(model_cfg):
         wanted = model_cfg.get(f"{side}_fields")
         if wanted is not None:

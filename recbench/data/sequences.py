@@ -23,7 +23,7 @@ from hydra.utils import get_class
 from torch import Tensor
 
 from recbench.data.interactions import Role, SplitData
-from recbench.errors import require, require_positive
+from recbench.errors import IncompatibleError, require, require_positive
 from recbench.plugin import model_name, reads_sequences
 
 log = logging.getLogger(__name__)
@@ -195,4 +195,4 @@ def check_time_order(model_cfg, split_cfg, split_name: str) -> None:
     require(getattr(split_class, "time_ordered", False),
             f"model={model_name(model_cfg._target_)} reads each user's history in time order, but "
             f"split={split_name} has no time order (its targets are not the latest items): use "
-            "split=leave_one_out or split=temporal")
+            "split=leave_one_out or split=temporal", IncompatibleError)
