@@ -18,8 +18,10 @@ from recbench.errors import RecbenchError
 log = logging.getLogger(__name__)
 LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 PREVIOUS = "previous"
-# Written by Hydra for the run that is starting: never part of the previous run.
-KEPT = {".hydra", PREVIOUS}
+# What a run writes into its folder. Only these move: the folder may hold the user's own files
+# (hydra.run.dir=. is allowed), which must never be touched.
+RUN_FILES = ("results.json", "per_user_test.parquet", "recommendations.parquet", "test.parquet",
+             "checkpoints", "wandb", "csv", "lightning_logs")
 
 
 def prepare_run_dir(folder: Path, resume: bool) -> Path | None:
@@ -43,8 +45,7 @@ def prepare_run_dir(folder: Path, resume: bool) -> Path | None:
         log.warning("resume=true, but %s holds no %s (the run stopped before its first epoch ended, or is a "
                     "fitted model): starting from the beginning", folder, LAST_CHECKPOINT)
         return None
-    previous = [p for p in folder.iterdir() if p.name not in KEPT and not p.name.endswith(".log")] \
-        if folder.is_dir() else []
+    previous = [folder / name for name in RUN_FILES if (folder / name).exists()]
     if previous:
         aside = folder / PREVIOUS / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         aside.mkdir(parents=True, exist_ok=True)

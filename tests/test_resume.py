@@ -67,6 +67,7 @@ def test_resume_of_a_finished_run_is_refused(tmp_path):
 def test_rerun_into_a_used_folder_moves_the_old_run_aside(tmp_path):
     first = train(compose_config(["model=mf", "trainer.max_epochs=2"], tmp_path))
     (tmp_path / ".hydra").mkdir()  # written by Hydra for the new run: stays
+    (tmp_path / "mine.csv").write_text("the user's own file: stays")
     second = train(compose_config(["model=pop"], tmp_path))
     assert json.loads((tmp_path / "results.json").read_text())["model"]["name"] == second.model == "pop"
     assert not (tmp_path / "checkpoints").exists()  # pop has none: no stale best.ckpt beside the new run
@@ -74,3 +75,4 @@ def test_rerun_into_a_used_folder_moves_the_old_run_aside(tmp_path):
     assert len(aside) == 1
     assert json.loads((aside[0] / "results.json").read_text())["metrics"] == first.metrics
     assert (aside[0] / "checkpoints" / "best.ckpt").is_file() and (tmp_path / ".hydra").is_dir()
+    assert (tmp_path / "mine.csv").is_file()
