@@ -24,6 +24,7 @@ from recbench.errors import IncompatibleError, RecbenchError
 from recbench.evaluation.beyond_features import beyond_feature_fields, load_beyond_features
 from recbench.evaluation.beyond_metrics import BeyondAccuracy, check_beyond_config, fairness_report
 from recbench.evaluation.evaluator import Evaluator, RankingResult
+from recbench.evaluation.metrics import PER_USER_METRICS
 from recbench.evaluation.sampled import protocol_record
 from recbench.evaluation.segments import SEGMENTS
 from recbench.plugin import is_fit_model
@@ -194,7 +195,9 @@ def print_table(record: RunRecord, output_dir: Path) -> None:
     if timing.epochs is not None and timing.best_epoch is not None:
         cost += f", {timing.epochs} epochs, best {timing.best_epoch + 1}"
     metrics = record.stage_metrics("test")
-    overall = {name: value for name, value in metrics.items() if name.split("/")[0] not in SEGMENTS}
+    # Accuracy and coverage; segments get a line each below, beyond-accuracy metrics stay in results.json.
+    overall = {name: value for name, value in metrics.items()
+               if name.split("@")[0] in (*PER_USER_METRICS, "coverage")}
     lines = [f"test metrics of {record.model} on {record.dataset} ({cost}, evaluation {timing.eval_seconds:.1f} s):",
              *metrics_table(overall)]
     for segment in SEGMENTS:  # one line per item segment: its ndcg at every cut-off

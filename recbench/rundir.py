@@ -18,10 +18,10 @@ from recbench.errors import RecbenchError
 log = logging.getLogger(__name__)
 LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 PREVIOUS = "previous"
-# What a run writes into its folder (besides Hydra's .hydra/ and log, which belong to the run that
-# is starting). Only these move aside: anything else in the folder is the user's and stays put.
+# What a run writes into its folder. Only these move: the folder may hold the user's own files
+# (hydra.run.dir=. is allowed), which must never be touched.
 RUN_FILES = ("results.json", "per_user_test.parquet", "recommendations.parquet", "test.parquet",
-             "checkpoints", "wandb", "lightning_logs", "csv_logs")
+             "checkpoints", "wandb", "csv", "lightning_logs")
 
 
 def prepare_run_dir(folder: Path, resume: bool) -> Path | None:

@@ -142,10 +142,9 @@ def main() -> None:
     start = time.perf_counter()
     trainer.fit(train_data, valid_data, saved=True, show_progress=False)
     train_seconds = time.perf_counter() - start
-    checkpoint = torch.load(trainer.saved_model_file, map_location="cpu", weights_only=False)  # our own file
-    model.load_state_dict(checkpoint["state_dict"])
+    # RecBole restores its best epoch from its own checkpoint file into `model` (trainer.model).
+    recbole_own = trainer.evaluate(test_data, load_best_model=True, show_progress=False)
     model.eval()
-    recbole_own = trainer.evaluate(test_data, load_best_model=False, show_progress=False)
 
     # recbench's evaluator on the same users, histories and targets, known items excluded
     tokens = dataset.field2id_token["item_id"]  # internal id -> token (recbench item index); 0 = [PAD]

@@ -26,8 +26,14 @@ def test_builtin_plugin_passes_the_conformance_kit(option):
     assert "checkpoint round trip" in report.passed
 
 
+def _needs_features(option: str) -> bool:
+    return bool(getattr(get_object(compose_model(option, REPO)._target_), "feature_inputs", None))
+
+
+# The DDP check runs on the synthetic dataset, which declares no side features: the feature-aware
+# plugins (hybridmf, dropoutnet) are checked under DDP on nothing yet.
 @pytest.mark.slow
-@pytest.mark.parametrize("option", [option for option in OPTIONS if _neural(option)])
+@pytest.mark.parametrize("option", [option for option in OPTIONS if _neural(option) and not _needs_features(option)])
 def test_neural_plugin_runs_under_ddp_with_two_processes(option):
     report = check_plugin(option, ddp=True, repo_root=REPO)
     assert report.passed[-1] == "ddp"

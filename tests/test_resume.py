@@ -52,7 +52,7 @@ def test_resumed_run_ends_with_the_metrics_of_an_uninterrupted_one(tmp_path):
     assert seen.epochs == [2, 3]  # continued, not started again
     assert resumed.metrics == whole.metrics
     assert (resumed.timing.epochs, resumed.timing.best_epoch) == (whole.timing.epochs, whole.timing.best_epoch)
-    assert sorted(p.name for p in (tmp_path / "killed/checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+    assert sorted(p.name for p in (tmp_path / "killed/checkpoints").iterdir()) == ["best.ckpt", "last.ckpt", "model.pt"]
 
 
 def test_resume_of_a_finished_run_is_refused(tmp_path):
@@ -67,10 +67,12 @@ def test_resume_of_a_finished_run_is_refused(tmp_path):
 def test_rerun_into_a_used_folder_moves_the_old_run_aside(tmp_path):
     first = train(compose_config(["model=mf", "trainer.max_epochs=2"], tmp_path))
     (tmp_path / ".hydra").mkdir()  # written by Hydra for the new run: stays
+    (tmp_path / "mine.csv").write_text("the user's own file: stays")
     second = train(compose_config(["model=pop"], tmp_path))
     assert json.loads((tmp_path / "results.json").read_text())["model"]["name"] == second.model == "pop"
-    assert not (tmp_path / "checkpoints").exists()  # pop has none: no stale best.ckpt beside the new run
+    assert not (tmp_path / "checkpoints" / "best.ckpt").exists()  # no stale best.ckpt beside the new run
     aside = list((tmp_path / "previous").iterdir())
     assert len(aside) == 1
     assert json.loads((aside[0] / "results.json").read_text())["metrics"] == first.metrics
     assert (aside[0] / "checkpoints" / "best.ckpt").is_file() and (tmp_path / ".hydra").is_dir()
+    assert (tmp_path / "mine.csv").is_file()

@@ -156,14 +156,14 @@ def run_gradient_model(model: torch.nn.Module, split: SplitData, evaluator: Eval
         # or to pick an epoch by, so train every epoch and test the last one.
         log.warning("no validation targets: training all trainer.max_epochs epochs without early stopping, "
                     "testing the last epoch")
-        checkpoint = ModelCheckpoint(dirpath=training.output_dir / "checkpoints", filename="best",
-                                     save_weights_only=True)
-        callbacks = [checkpoint, *training.callbacks]
+        checkpoint = None  # the last epoch is tested: last.ckpt below serves
+        callbacks = [*training.callbacks]
     # The full state after every epoch (weights, optimiser, loops, callbacks), so that resume=true
     # continues a killed run where it stopped and ends as the uninterrupted run would.
     last = ModelCheckpoint(dirpath=training.output_dir / "checkpoints", filename="last", save_top_k=1,
                            enable_version_counter=False)
     callbacks.append(last)
+    checkpoint = checkpoint or last
     private = None
     if training.privacy is not None:
         from recbench.privacy.engine import EpsilonLogger

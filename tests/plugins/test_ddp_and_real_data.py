@@ -47,7 +47,9 @@ def test_ddp_test_metrics_equal_a_single_process_evaluation_of_the_checkpoint(mo
     assert len(single.users) == (split.test.getnnz(axis=1) > 0).sum()
     expected = single.summary("test")
     got = {k: v for k, v in results["metrics"].items() if k.startswith("test/")}
-    assert got.keys() == expected.keys()
+    # The run also records item segments and beyond-accuracy metrics; the plain evaluator's must agree.
+    assert expected.keys() <= got.keys()
+    got = {key: got[key] for key in expected}
     for key in expected:
         assert got[key] == pytest.approx(expected[key], abs=1e-6), key
 
@@ -67,6 +69,6 @@ def ml100k_pop(tmp_path_factory):
 def test_tuned_models_beat_popularity_on_ml100k_after_short_training(name, epochs, ml100k_pop, tmp_path):
     """The frozen ML-100K settings, trained briefly on the default 80/10/10 split, beat Pop by 10%."""
     cfg = compose_config([f"experiment={name}_ml100k", "split=random", "evaluation.refit=false",
-                          f"trainer.max_epochs={epochs}", "evaluation.monitor=ndcg@10"], tmp_path, tiny=False)
+                          f"trainer.max_epochs={epochs}", "evaluation.monitor=valid/ndcg@10"], tmp_path, tiny=False)
     run = train(cfg)
     assert run.metrics["test/ndcg@10"] > ml100k_pop * 1.1

@@ -93,6 +93,8 @@ def test_sasrec_ddp_test_metrics_equal_a_single_process_evaluation_of_the_checkp
     assert len(single.users) == (split.test.getnnz(axis=1) > 0).sum()
     expected = single.summary("test")
     got = {k: v for k, v in results["metrics"].items() if k.startswith("test/")}
-    assert got.keys() == expected.keys()
+    # The run also records item segments and beyond-accuracy metrics; the plain evaluator's must agree.
+    assert expected.keys() <= got.keys()
+    got = {key: got[key] for key in expected}
     for key in expected:
         assert got[key] == pytest.approx(expected[key], abs=1e-6), key
