@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from hydra.utils import get_object
 
+from recbench.data.feature_needs import model_feature_sides
 from recbench.plugin import is_fit_model
 from recbench.testing import check_plugin
 from recbench.testing.conformance import compose_model
@@ -27,7 +28,7 @@ def test_builtin_plugin_passes_the_conformance_kit(option):
 
 
 def _needs_features(option: str) -> bool:
-    return bool(getattr(get_object(compose_model(option, REPO)._target_), "feature_inputs", None))
+    return bool(model_feature_sides(compose_model(option, REPO)))
 
 
 # The DDP check runs on the synthetic dataset, which declares no side features: the feature-aware
