@@ -3,7 +3,7 @@
 Items have a category, a long-tail (Zipf) popularity and a latent vector. There are
 ``4 * latent_dim`` taste prototypes; prototype ``k`` picks item ``i`` with probability
 ``phi_k(i) ∝ popularity(i) * exp(taste_strength * <prototype_k, item_i>)``. A user has a latent
-vector (which prototypes they lean to, ``theta_u(k) ∝ exp(<user_u, prototype_k>)``) and a
+vector (which prototypes they lean to, ``theta_u(k) ∝ exp(2 <user_u, prototype_k>)``) and a
 preference over categories ``psi_u``. Each interaction draws a prototype and a category jointly,
 ``P(k, c | u) ∝ theta_u(k) * (psi_u(c) * n_categories)^category_affinity * phi_k(category c)``,
 then an item of that category from ``phi_k``. Popular items are common for everyone while the
@@ -27,9 +27,10 @@ _ADJECTIVES = ["Silent", "Golden", "Lost", "Electric", "Hidden", "Broken", "Wild
                "Frozen", "Last", "Bright", "Northern", "Paper", "Iron", "Velvet"]
 _NOUNS = ["River", "Garden", "Machine", "Summer", "City", "Signal", "Harbor", "Forest", "Letter",
           "Mirror", "Road", "Engine", "Island", "Echo", "Tower", "Orchard"]
-_TASTE_ROUNDS = 3  # rounds of drawing from the user's taste (1x, 2x, 4x what is missing), then uniform
+_TASTE_ROUNDS = 6  # rounds of drawing from the user's taste (1x, 2x, ... 32x what is missing), then uniform
 _MAX_ROUNDS = 1000
 _USER_CHUNK = 8192  # users whose [chunk, prototypes * categories] joint is held at once
+_LEANING = 2.0  # theta_u(k) ∝ exp(_LEANING <user_u, prototype_k>): most users lean to a few prototypes
 
 
 def generate_synthetic(
@@ -103,7 +104,7 @@ def generate_synthetic(
                 continue
             chunk = users[first:last]
             local, local_users = np.unique(chunk, return_inverse=True)
-            theta = user_vectors[local] @ prototypes.T  # [b, K]
+            theta = _LEANING * user_vectors[local] @ prototypes.T  # [b, K]
             theta = np.exp(theta - theta.max(axis=1, keepdims=True))
             pull = (category_taste[local] * n_categories + 1e-3) ** category_affinity  # [b, C]
             joint = (theta[:, :, None] * pull[:, None, :] * segment_mass[None]).reshape(len(local), -1)
@@ -177,7 +178,9 @@ def _distinct_draws(counts: np.ndarray, n_items: int, draw, rng: np.random.Gener
         if len(wanting) == 0:
             break
         # Over-draw, more each round: what is left is what repeats keep hiding.
-        n_draws = need[wanting] * (2 ** round_ if round_ < _TASTE_ROUNDS else 2) + 2
+        # (at most about 2 x all interactions per round, which bounds the cost at any size).
+        growth = min(2 ** round_, max(1, 2 * int(counts.sum()) // int(need.sum())))
+        n_draws = need[wanting] * (growth if round_ < _TASTE_ROUNDS else 2) + 2
         users = np.repeat(wanting, n_draws)
         items = draw(users) if round_ < _TASTE_ROUNDS else rng.integers(0, n_items, size=len(users))
         distinct, first = np.unique(users * n_items + items, return_index=True)  # sorted keys
@@ -206,7 +209,7 @@ def _distinct_draws(counts: np.ndarray, n_items: int, draw, rng: np.random.Gener
 def _affinity(users: np.ndarray, items: np.ndarray, user_vectors: np.ndarray, prototypes: np.ndarray,
               item_vectors: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
     """``<sum_k theta_u(k) prototype_k, item_i>`` per interaction ``[nnz]``, a chunk at a time."""
-    theta = user_vectors @ prototypes.T  # [n_users, K]
+    theta = _LEANING * user_vectors @ prototypes.T  # [n_users, K]
     theta = np.exp(theta - theta.max(axis=1, keepdims=True))
     taste = (theta / theta.sum(axis=1, keepdims=True)) @ prototypes  # [n_users, d]
     out = np.empty(len(users))
