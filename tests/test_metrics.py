@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from recbench.evaluation.evaluator import RankingAccumulator
-from recbench.evaluation.ranking import top_k
+from recbench.evaluation.ranking import as_index, top_k
 
 
 def metrics_of(scores, target, ks, history=None):
@@ -14,7 +14,7 @@ def metrics_of(scores, target, ks, history=None):
     target = torch.tensor(target, dtype=torch.float32)
     history = torch.zeros_like(scores) if history is None else torch.tensor(history, dtype=torch.float32)
     accumulator = RankingAccumulator(ks, scores.shape[1])
-    accumulator.add(torch.arange(len(scores)), scores, history, target)
+    accumulator.add(torch.arange(len(scores)), scores, as_index(history), as_index(target))
     result = accumulator.gather()
     return {name: values.tolist() for name, values in result.per_user.items()}, result.coverage
 
@@ -80,4 +80,5 @@ def test_wrong_score_shape_is_reported():
 
     accumulator = RankingAccumulator([1], 3)
     with pytest.raises(RecbenchError, match="users x items"):
-        accumulator.add(torch.arange(1), torch.zeros(1, 2), torch.zeros(1, 3), torch.ones(1, 3))
+        accumulator.add(torch.arange(1), torch.zeros(1, 2), as_index(torch.zeros(1, 3)),
+                        as_index(torch.ones(1, 3)))

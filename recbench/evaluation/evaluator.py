@@ -19,12 +19,26 @@ from torch.utils.data import Dataset
 
 from recbench.errors import RecbenchError
 from recbench.evaluation.metrics import per_user_metrics
-from recbench.evaluation.ranking import mask_known, top_k
+from recbench.evaluation.ranking import densify, hits_at, mask_known, top_k
 
 
 def dense_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> Tensor:
     """Rows of a CSR matrix as a dense float tensor ``[len(rows), n_cols]``."""
     return torch.from_numpy(matrix[rows].toarray().astype(np.float32, copy=False))
+
+
+def csr_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> Tensor:
+    """The entries of some rows of a CSR matrix as int64 ``[2, nnz]`` (position in ``rows``, column).
+
+    Whole-array indexing into ``indptr``/``indices``: the cost is the rows' entries, never
+    ``len(rows) x n_cols``.
+    """
+    starts = matrix.indptr[rows].astype(np.int64)
+    counts = matrix.indptr[rows + 1].astype(np.int64) - starts  # [len(rows)]
+    row = np.repeat(np.arange(len(rows)), counts)  # [nnz]
+    # Entry j of row r sits at starts[r] + j; j = position - (entries of the rows before r).
+    position = np.arange(counts.sum()) + np.repeat(starts - (np.cumsum(counts) - counts), counts)
+    return torch.from_numpy(np.stack([row, matrix.indices[position].astype(np.int64)]))
 
 
 class EvaluationBatches(Dataset):
@@ -33,7 +47,10 @@ class EvaluationBatches(Dataset):
     Users are sharded across processes without padding (``rank::world_size``) so that a user is
     never evaluated twice.
 
-    Each batch is ``{"users": [B], "history": [B, n_items], "target": [B, n_items]}``.
+    Each batch is ``{"users": [B], "history": [2, nnz_h], "target": [2, nnz_t]}``: the known and
+    held-out items as (row in the batch, item) pairs, never dense ``[B, n_items]`` rows, so that
+    building a batch costs its interactions only. :func:`~recbench.evaluation.ranking.densify`
+    makes the dense history a model scores from, on the model's device.
     """
 
     def __init__(self, history: sp.csr_matrix, target: sp.csr_matrix, batch_size: int,
@@ -49,8 +66,8 @@ class EvaluationBatches(Dataset):
         users = self.batches[index]
         return {
             "users": torch.from_numpy(users),
-            "history": dense_rows(self.history, users),
-            "target": dense_rows(self.target, users),
+            "history": csr_rows(self.history, users),
+            "target": csr_rows(self.target, users),
         }
 
 
@@ -89,20 +106,31 @@ class RankingAccumulator:
         self.names: list[str] = []
 
     def add(self, users: Tensor, scores: Tensor, history: Tensor, target: Tensor) -> None:
-        """Rank one batch. Shapes: users ``[B]``, scores/history/target ``[B, n_items]``."""
-        if scores.shape != target.shape:
+        """Rank one batch.
+
+        Args:
+            users: ``[B]``.
+            scores: ``[B, n_items]``, the model's scores (not modified).
+            history: ``[2, nnz]`` (row in the batch, item) of the known items, excluded from the ranking.
+            target: ``[2, nnz]`` (row in the batch, item) of the held-out items.
+        """
+        if scores.dim() != 2 or scores.shape != (len(users), self.n_items):
             raise RecbenchError(
                 f"the model returned scores of shape {tuple(scores.shape)}, expected "
-                f"{tuple(target.shape)} (users x items): score() must score every item")
-        finite = torch.isfinite(scores).all()
+                f"{(len(users), self.n_items)} (users x items): score() must score every item")
+        # A float64 sum is finite exactly when every score is: one cheap pass, no host sync.
+        finite = torch.isfinite(scores.sum(dtype=torch.float64))
         self.non_finite = ~finite if self.non_finite is None else self.non_finite | ~finite
+        # A copy (the model may have returned its own buffer), with NaN last, then known items masked.
         scores = mask_known(torch.nan_to_num(scores.float(), nan=float("-inf")), history)
-        if self.sampler is not None:
-            scores = self.sampler.restrict(users, scores, history, target)
+        if self.sampler is not None:  # sampled ranking (off by default) reads dense rows
+            dense = [densify(rows, len(users), self.n_items) for rows in (history, target)]
+            scores = self.sampler.restrict(users, scores, *dense)
         kmax = min(max(self.ks), self.n_items)
         top = top_k(scores, kmax)  # [B, kmax]
-        hits = target.gather(1, top).gt(0).float()  # [B, kmax]
-        metrics = per_user_metrics(hits, target.gt(0).sum(dim=1), self.ks)
+        hits = hits_at(top, target, self.n_items)  # [B, kmax]
+        n_relevant = torch.bincount(target[0], minlength=len(users))  # [B]
+        metrics = per_user_metrics(hits, n_relevant, self.ks)
         self.names = list(metrics)
         self.users.append(users)
         self.metrics.append(torch.stack(list(metrics.values()), dim=1))
@@ -185,8 +213,8 @@ def evaluate(model, history: sp.csr_matrix, target: sp.csr_matrix, ks: list[int]
         model.eval()
     for batch in EvaluationBatches(history, target, batch_size):
         batch = {name: tensor.to(device) for name, tensor in batch.items()}
-        accumulator.add(batch["users"], model.score(batch["users"], batch["history"]),
-                        batch["history"], batch["target"])
+        rows = densify(batch["history"], len(batch["users"]), accumulator.n_items)  # [B, n_items]
+        accumulator.add(batch["users"], model.score(batch["users"], rows), batch["history"], batch["target"])
     if was_training:
         model.train()
     return accumulator.gather()

@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 from recbench.data.interactions import SplitData
 from recbench.errors import RecbenchError
 from recbench.evaluation.evaluator import EvaluationBatches, RankingAccumulator, RankingResult
+from recbench.evaluation.ranking import densify
 from recbench.training.batches import EpochSampler, InteractionBatches, UserBatches
 
 
@@ -80,7 +81,8 @@ class RecommenderModule(pl.LightningModule):
         self._accumulator = RankingAccumulator(self.ks, self.n_items, self.keep_top_items, self.sampler)
 
     def _evaluation_step(self, batch: dict[str, Tensor]) -> None:
-        scores = self.model.score(batch["users"], batch["history"])  # [B, n_items]
+        history = densify(batch["history"], len(batch["users"]), self.n_items)  # [B, n_items]
+        scores = self.model.score(batch["users"], history)  # [B, n_items]
         self._accumulator.add(batch["users"], scores, batch["history"], batch["target"])
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:

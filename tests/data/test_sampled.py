@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from recbench.evaluation.evaluator import RankingAccumulator
+from recbench.evaluation.ranking import as_index
 from recbench.evaluation.sampled import SampledNegatives
 from recbench.experiment import train
 from tests.helpers import compose_config
@@ -60,7 +61,7 @@ def test_metrics_rank_targets_among_the_sampled_items_only():
     negatives = reference_negatives(4, excluded, 6, seed)
     rank = sum(1 for item in negatives if scores[0, item] > 25.5)  # negatives scored above the target
     accumulator = RankingAccumulator([1, 3, 7], n_items, sampler=SampledNegatives(6, seed))
-    accumulator.add(user, scores, history, target)
+    accumulator.add(user, scores, as_index(history), as_index(target))
     result = accumulator.gather()
     for k in (1, 3, 7):
         assert result.per_user[f"hitrate@{k}"][0] == float(rank < k)
