@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from plugins.multvae import check_autoencoder, multinomial_nll, tanh_stack
+from recbench.nn import check_autoencoder, multinomial_nll, tanh_stack
 
 
 class MultDAE(nn.Module):

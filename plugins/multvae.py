@@ -8,40 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from recbench.errors import require, require_fraction, require_positive
-
-
-def tanh_stack(dims: Sequence[int]) -> nn.Sequential:
-    """Linear layers ``dims[0] -> ... -> dims[-1]`` with tanh between them (none after the last)."""
-    layers: list[nn.Module] = []
-    for i, (width_in, width_out) in enumerate(zip(dims[:-1], dims[1:])):
-        layers.append(nn.Linear(width_in, width_out))
-        if i < len(dims) - 2:
-            layers.append(nn.Tanh())
-    return nn.Sequential(*layers)
-
-
-def multinomial_nll(logits: Tensor, history: Tensor) -> Tensor:
-    """``-sum_i x_ui log softmax(logits_u)_i``, averaged over users.
-
-    Args:
-        logits: decoder outputs ``[B, n_items]``.
-        history: the users' interactions ``[B, n_items]`` (0/1).
-    """
-    return -(F.log_softmax(logits, dim=-1) * history).sum(-1).mean()
-
-
-def kl_weight(step: Tensor | int, anneal_cap: float, total_anneal_steps: int) -> Tensor:
-    """The KL weight beta: ``min(anneal_cap, step / total_anneal_steps)`` (Liang et al., 2.2.2)."""
-    return torch.as_tensor(step, dtype=torch.float32).div(total_anneal_steps).clamp(max=anneal_cap)
-
-
-def check_autoencoder(hidden_dims: Sequence[int], latent_dim: int, dropout: float, batch_size: int) -> None:
-    for width in hidden_dims:
-        require_positive("every entry of model.hidden_dims", width, integer=True)
-    require_positive("model.latent_dim", latent_dim, integer=True)
-    require_fraction("model.dropout", dropout)
-    require_positive("model.batch_size", batch_size, integer=True)
+from recbench.errors import require, require_positive
+from recbench.nn import check_autoencoder, kl_weight, multinomial_nll, tanh_stack
 
 
 class MultVAE(nn.Module):

@@ -8,15 +8,16 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from plugins.gmf import GMF
-from plugins.mlp import MLP, pointwise_bce
-from recbench.errors import RecbenchError, require_fraction
+from recbench.errors import RecbenchError, require_fraction, require_positive
+from recbench.nn import GMFBranch, MLPBranch, pointwise_bce
 
 
-def load_plugin_weights(module: nn.Module, path: str | None, name: str) -> None:
-    """Load a plugin's weights from a recbench checkpoint (``<run>/checkpoints/best.ckpt``).
+def load_branch(branch: nn.Module, output: nn.Linear, path: str | None, name: str) -> None:
+    """Load a trained GMF or MLP run's weights (``<run>/checkpoints/best.ckpt``) into a branch.
 
-    The Lightning checkpoint holds the plugin under the prefix ``model.``.
+    The Lightning checkpoint holds the plugin under ``model.``: its ``branch.*`` weights go to
+    ``branch`` and its ``output.*`` layer to ``output``. Loaded with ``weights_only=True``: a
+    checkpoint is a file a user hands us, and a crafted pickle would otherwise run code.
     """
     if path is None:
         return
@@ -24,11 +25,16 @@ def load_plugin_weights(module: nn.Module, path: str | None, name: str) -> None:
     if not file.is_file():
         raise RecbenchError(f"model.{name} {str(file)!r} is not a file: give the best.ckpt written in "
                             f"the checkpoints/ folder of a {name.split('_')[0]} run, or null")
-    state = torch.load(file, map_location="cpu", weights_only=False)
-    state = state.get("state_dict", state)
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as error:  # not a torch file, or one that holds more than tensors
+        raise RecbenchError(f"model.{name} {str(file)!r} is not a recbench checkpoint that loads safely "
+                            f"(weights only): {error}") from None
+    state = state.get("state_dict", state) if isinstance(state, dict) else {}
     weights = {key.removeprefix("model."): value for key, value in state.items()}
     try:
-        module.load_state_dict(weights)
+        branch.load_state_dict({k.removeprefix("branch."): v for k, v in weights.items() if k.startswith("branch.")})
+        output.load_state_dict({k.removeprefix("output."): v for k, v in weights.items() if k.startswith("output.")})
     except RuntimeError as error:
         raise RecbenchError(f"model.{name} {str(file)!r} does not fit this NeuMF (embedding_dim and "
                             f"hidden_dims must match the trained model): {error}") from None
@@ -65,39 +71,40 @@ class NeuMF(nn.Module):
                  num_negatives: int = 4, batch_size: int = 1024, optimizer: Callable | None = None):
         super().__init__()
         require_fraction("model.alpha", alpha, closed=True)
-        self.gmf = GMF(n_users, n_items, embedding_dim, num_negatives, batch_size)
-        self.mlp = MLP(n_users, n_items, mlp_embedding_dim, hidden_dims, dropout, num_negatives, batch_size)
+        require_positive("model.num_negatives", num_negatives, integer=True)
+        require_positive("model.batch_size", batch_size, integer=True)
+        # The branches' own output layers (as the gmf and mlp plugins have them) only serve to
+        # initialise the fused output from pretrained runs; they are not trained.
+        self.gmf = GMFBranch(n_users, n_items, embedding_dim)
+        self.gmf_output = nn.Linear(embedding_dim, 1).requires_grad_(False)
+        self.mlp = MLPBranch(n_users, n_items, mlp_embedding_dim, hidden_dims, dropout)
+        self.mlp_output = nn.Linear(self.mlp.out_features, 1).requires_grad_(False)
         self.n_users, self.n_items = n_users, n_items
         self.num_negatives, self.batch_size = num_negatives, batch_size
         self.optimizer = optimizer or (lambda params: torch.optim.Adam(params, lr=1e-3))
-        load_plugin_weights(self.gmf, gmf_checkpoint, "gmf_checkpoint")
-        load_plugin_weights(self.mlp, mlp_checkpoint, "mlp_checkpoint")
-        # The branches' own output layers are not used by the fused model.
-        self.gmf.output.requires_grad_(False)
-        self.mlp.output.requires_grad_(False)
-        self.output = nn.Linear(embedding_dim + self.mlp.output.in_features, 1)
+        load_branch(self.gmf, self.gmf_output, gmf_checkpoint, "gmf_checkpoint")
+        load_branch(self.mlp, self.mlp_output, mlp_checkpoint, "mlp_checkpoint")
+        self.output = nn.Linear(embedding_dim + self.mlp.out_features, 1)
         if gmf_checkpoint is not None and mlp_checkpoint is not None:
             with torch.no_grad():
-                self.output.weight.copy_(torch.cat([alpha * self.gmf.output.weight,
-                                                    (1 - alpha) * self.mlp.output.weight], dim=1))
-                self.output.bias.copy_(alpha * self.gmf.output.bias + (1 - alpha) * self.mlp.output.bias)
+                self.output.weight.copy_(torch.cat([alpha * self.gmf_output.weight,
+                                                    (1 - alpha) * self.mlp_output.weight], dim=1))
+                self.output.bias.copy_(alpha * self.gmf_output.bias + (1 - alpha) * self.mlp_output.bias)
 
     def forward(self, users: Tensor, items: Tensor) -> Tensor:
         """Logits ``[*S]`` for user-item pairs broadcast to a common shape ``S``."""
-        gmf = self.gmf.features(users, items)  # [*S, d]
-        mlp = self.mlp.features(users, items)  # [*S, h]
+        gmf = self.gmf(users, items)  # [*S, d]
+        mlp = self.mlp(users, items)  # [*S, h]
         return self.output(torch.cat([gmf, mlp], dim=-1)).squeeze(-1)
 
     def loss(self, batch: dict[str, Tensor]) -> Tensor:
         return pointwise_bce(self, batch)
 
     def score(self, users: Tensor, history: Tensor) -> Tensor:
-        if len(self.mlp.tower) == 0:
-            return self(users[:, None], torch.arange(self.n_items, device=users.device)[None, :])
         # The output layer is linear in [gmf; mlp], so each part is scored on its own: the GMF
         # part becomes one matrix product and never builds a [B, n_items, d] tensor.
-        d = self.gmf.user_embedding.embedding_dim
+        d = self.gmf.out_features
         w_gmf, w_mlp = self.output.weight[0, :d], self.output.weight[0, d:]
-        gmf = (self.gmf.user_embedding(users) * w_gmf) @ self.gmf.item_embedding.weight.T  # [B, n_items]
-        mlp = self.mlp.all_item_features(users) @ w_mlp  # [B, n_items]
+        gmf = self.gmf.score_all(users, w_gmf)  # [B, n_items]
+        mlp = self.mlp.all_items(users) @ w_mlp  # [B, n_items]
         return gmf + mlp + self.output.bias

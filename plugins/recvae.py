@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from plugins.multvae import check_autoencoder, multinomial_nll
 from recbench.errors import require, require_positive
+from recbench.nn import check_autoencoder, multinomial_nll
 
 
 def log_normal(z: Tensor, mean: Tensor, log_var: Tensor) -> Tensor:

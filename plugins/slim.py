@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from recbench.errors import require, require_fraction, require_positive
-from recbench.models.sparse import csr_tensor, register_csr, resize_loaded_buffers
+from recbench.linalg.sparse import csr_tensor, register_csr, resize_loaded_buffers
 
 
 def elastic_net_columns(gram: Tensor, n_samples: int, alpha: float, l1_ratio: float, max_iter: int,

@@ -13,7 +13,6 @@ from pathlib import Path
 import pandas as pd
 
 RESULTS_FILE = "results.json"
-SCHEMA_VERSION = 1
 _PACKAGES = ["recbench", "torch", "pytorch-lightning", "hydra-core", "omegaconf", "numpy", "scipy",
              "pandas", "pyarrow", "optuna", "wandb"]
 

@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from recbench.config import build
 from recbench.plugin import model_name
+from recbench.record import RunRecord
 from recbench.results import RESULTS_FILE
 
 WANDB_TARGET = "pytorch_lightning.loggers.WandbLogger"
@@ -72,18 +73,17 @@ def build_logger(cfg: DictConfig):
     return build(cfg.logger, "logger", **wandb_arguments(cfg))
 
 
-def close_logger(logger, results: dict, output_dir: Path) -> None:
+def close_logger(logger, record: RunRecord, output_dir: Path) -> None:
     """Log the final metrics, write the W&B summary and files, and finish the run."""
     if logger is None:
         return
-    final = {**results["metrics"], **{k: v for k, v in results["timing"].items() if v is not None}}
-    logger.log_metrics(final)
+    summary = record.summary()
+    logger.log_metrics({key: value for key, value in summary.items() if isinstance(value, (int, float))
+                        and key not in ("seed", "n_params", "schema_version")})
     if _is_wandb(logger):
         run = logger.experiment
-        run.summary.update({**final, "n_params": results["model"]["n_params"], "model": results["model"]["name"],
-                            "dataset": results["dataset"]["name"], "split": results["split"]["name"],
-                            "seed": results["seed"]})
-        for name in (RESULTS_FILE, *results["artifacts"].values()):
+        run.summary.update(summary)
+        for name in (RESULTS_FILE, *record.artifacts.values()):
             if (output_dir / name).is_file():
                 run.save(str(output_dir / name), base_path=str(output_dir), policy="now")
     logger.finalize("success")

@@ -93,6 +93,16 @@ def measure_floor(n_eval_users: int, n_items: int, dim: int = FLOOR_DIM, k: int 
             "floor_s": round(floor, 2)}
 
 
+def evaluate(model, history, target, stage: str, device):
+    """recbench's evaluation of one stage, through whichever API this revision has."""
+    try:
+        from recbench.evaluation.evaluator import Evaluator
+    except ImportError:  # recbench before the one shared Evaluator (to re-measure old revisions)
+        from recbench.evaluation.evaluator import evaluate as old_evaluate
+        return old_evaluate(model, history, target, KS, EVAL_BATCH, device)
+    return Evaluator(KS, EVAL_BATCH).evaluate(model, history, target, stage, device)
+
+
 def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2  # Linux reports KiB
 
@@ -106,7 +116,6 @@ def run_model(name: str, data_file: str, seed: int, device: str) -> dict:
     from recbench.data.interactions import Interactions
     from recbench.data.preprocess import preprocess
     from recbench.data.split import RandomSplit
-    from recbench.evaluation.evaluator import evaluate
     from recbench.plugin import is_fit_model
 
     root = Path(__file__).resolve().parents[1]
@@ -147,7 +156,7 @@ def run_model(name: str, data_file: str, seed: int, device: str) -> dict:
     target = torch.device(device)
     model.to(target)
     for stage, (history, truth) in stages.items():
-        result = evaluate(model, history, truth, KS, EVAL_BATCH, target)
+        result = evaluate(model, history, truth, stage, target)
         lap(f"eval_{stage}_s")
         out[f"{stage}_ndcg@10"] = round(float(result.per_user["ndcg@10"].mean()), 4)
     out["peak_rss_gb"] = round(peak_rss_gb(), 2)
@@ -161,9 +170,19 @@ def train_one_epoch(model, split, seed: int) -> None:
 
     from recbench.training.module import InteractionDataModule, RecommenderModule
 
-    module = RecommenderModule(model, split.n_items, KS)
-    data = InteractionDataModule(split, model.batch_kind, model.batch_size, EVAL_BATCH, seed,
-                                 getattr(model, "num_negatives", 0))
+    try:
+        from recbench.evaluation.evaluator import Evaluator
+        evaluator = Evaluator(KS, EVAL_BATCH)
+    except ImportError:  # recbench before the one shared Evaluator (to re-measure old revisions)
+        evaluator = None
+    if evaluator is None:
+        module = RecommenderModule(model, split.n_items, KS)
+        data = InteractionDataModule(split, model.batch_kind, model.batch_size, EVAL_BATCH, seed,
+                                     getattr(model, "num_negatives", 0))
+    else:
+        module = RecommenderModule(model, split.n_items, evaluator)
+        data = InteractionDataModule(split, model.batch_kind, model.batch_size, evaluator, seed,
+                                     getattr(model, "num_negatives", 0))
     trainer = pl.Trainer(max_epochs=1, limit_val_batches=0, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, accelerator="auto", devices=1)
     trainer.fit(module, datamodule=data)

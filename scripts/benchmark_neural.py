@@ -8,7 +8,7 @@ so its timings are those of a normal run. Example (the issue-4 ML-100K table)::
 and the RecBole comparison protocol (per-user random 80/10/10, test NDCG@10, no refit)::
 
     python scripts/benchmark_neural.py mf_ml100k --metrics ndcg@10 --overrides split=random \
-        evaluation.refit=false evaluation.monitor=ndcg@10
+        evaluation.refit=false evaluation.monitor=valid/ndcg@10
 """
 
 from __future__ import annotations

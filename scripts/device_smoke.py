@@ -23,7 +23,7 @@ from omegaconf import open_dict
 from recbench.config import build
 from recbench.data.loading import load_dataset
 from recbench.data.split_cache import cached_split
-from recbench.evaluation.evaluator import evaluate
+from recbench.evaluation.evaluator import Evaluator
 from recbench.experiment import train
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
@@ -50,10 +50,10 @@ def cpu_evaluation_of_checkpoint(cfg, output_dir: Path) -> dict:
     data = load_dataset(cfg.dataset)
     split, _ = cached_split(cfg.split, data, seed=cfg.split.get("seed", cfg.seed), cache_dir=cfg.paths.cache_dir)
     model = build(cfg.model, "model", n_users=data.n_users, n_items=data.n_items)
-    state = torch.load(output_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    state = torch.load(output_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)["state_dict"]
     model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
     model.eval()
-    result = evaluate(model, *split.stage("test"), list(cfg.evaluation.ks), 256, torch.device("cpu"))
+    result = Evaluator(list(cfg.evaluation.ks), 256).evaluate(model, *split.stage("test"), "test", torch.device("cpu"))
     return result.summary("test")
 
 

@@ -35,6 +35,10 @@ def assert_fails_cleanly(tmp_path, capsys, overrides, message):
     (["evaluation.ks=[0]"], "evaluation.ks must be a list of positive integers"),
     (["split.ratios=[0.5,0.1,0.1]"], "sum to 1"),
     (["+model.embeding_dim=8"], "does not take"),
+    (["evaluation.monitor=ndcg@10"], "evaluation.monitor='ndcg@10' must name a validation metric"),
+    (["evaluation.monitor=valid/ndcg@50"], "with k in evaluation.ks=[10, 20]"),
+    (["optimized_metric=valid/recall@10"], "disagrees with evaluation.monitor='valid/ndcg@10'"),
+    (["optimized_metric=[timing/train_seconds,valid/ndcg@10]"], "to add objectives, list them after it"),
 ])
 def test_impossible_values(tmp_path, capsys, overrides, message):
     assert_fails_cleanly(tmp_path, capsys, overrides, message)

@@ -8,12 +8,23 @@ from omegaconf import DictConfig, OmegaConf
 
 from recbench.errors import RecbenchError
 
+# The catalog is the checkout's conf/dataset folder, the same files Hydra composes runs from; it is
+# not inside the Python package, so recbench works from a checkout installed with pip install -e.
 CATALOG_DIR = Path(__file__).resolve().parents[2] / "conf" / "dataset"
+
+
+def catalog_dir() -> Path:
+    """The catalog folder, or a clear error when recbench runs outside its checkout."""
+    if not CATALOG_DIR.is_dir():
+        raise RecbenchError(f"the dataset catalog ({CATALOG_DIR}) is missing: recbench reads it from the conf/ "
+                            "folder of its checkout. Install recbench from a checkout with "
+                            "'pip install -e .' and run it there")
+    return CATALOG_DIR
 
 
 def catalog_names() -> list[str]:
     """Names of the catalog's datasets (the values ``dataset=`` takes)."""
-    return sorted(path.stem for path in CATALOG_DIR.glob("*.yaml"))
+    return sorted(path.stem for path in catalog_dir().glob("*.yaml"))
 
 
 def catalog_entry(name: str, overrides: list[str] | None = None) -> DictConfig:
@@ -22,7 +33,7 @@ def catalog_entry(name: str, overrides: list[str] | None = None) -> DictConfig:
     Raises:
         RecbenchError: an unknown name (listing the known ones) or a malformed override.
     """
-    path = CATALOG_DIR / f"{name}.yaml"
+    path = catalog_dir() / f"{name}.yaml"
     if not path.is_file():
         raise RecbenchError(f"unknown dataset {name!r}: choose one of {', '.join(catalog_names())}, "
                             "or use 'custom' with dataset.source.file set")
@@ -38,7 +49,7 @@ def catalog_entry(name: str, overrides: list[str] | None = None) -> DictConfig:
 
 def description(name: str) -> str:
     """The first comment line of the entry's file."""
-    for line in (CATALOG_DIR / f"{name}.yaml").read_text().splitlines():
+    for line in (catalog_dir() / f"{name}.yaml").read_text().splitlines():
         if line.startswith("#"):
             return line.lstrip("# ").strip()
     return ""

@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 from recbench.errors import RecbenchError
 from recbench.evaluation.metrics import per_user_metrics
 from recbench.evaluation.ranking import densify, hits_at, mask_known, top_k
+from recbench.evaluation.sampled import sampler_from_config
 
 
 def dense_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> Tensor:
@@ -203,18 +204,54 @@ def _gather_ragged(all_gather, users: Tensor, *rows: Tensor | None) -> list[Tens
     return out
 
 
-@torch.no_grad()
-def evaluate(model, history: sp.csr_matrix, target: sp.csr_matrix, ks: list[int], batch_size: int,
-             device: torch.device, keep_top_items: bool = False, sampler=None) -> RankingResult:
-    """Evaluate a model in this process over all users with a target (the fitted-model path)."""
-    accumulator = RankingAccumulator(ks, target.shape[1], keep_top_items, sampler)
-    was_training = getattr(model, "training", False)
-    if hasattr(model, "eval"):
-        model.eval()
-    for batch in EvaluationBatches(history, target, batch_size):
-        batch = {name: tensor.to(device) for name, tensor in batch.items()}
-        rows = densify(batch["history"], len(batch["users"]), accumulator.n_items)  # [B, n_items]
-        accumulator.add(batch["users"], model.score(batch["users"], rows), batch["history"], batch["target"])
-    if was_training:
-        model.train()
-    return accumulator.gather()
+class Evaluator:
+    """How every model is scored, built once from ``cfg.evaluation`` and shared by both paths.
+
+    The fit path calls :meth:`evaluate`; the Lightning module asks for an :meth:`accumulator` per
+    epoch and the data module for :meth:`batches`, so cut-offs, batch size and the candidate
+    sampler are read from the config in one place.
+
+    Args:
+        ks: metric cut-offs.
+        batch_size: users scored at once.
+        sampler: rank among sampled negatives (:class:`~recbench.evaluation.sampled.SampledNegatives`);
+            None: full ranking.
+        keep_top_items: keep each test user's top-K list (for ``recommendations.parquet``).
+    """
+
+    def __init__(self, ks: list[int], batch_size: int, sampler=None, keep_top_items: bool = False):
+        self.ks = sorted(int(k) for k in ks)
+        self.batch_size = int(batch_size)
+        self.sampler = sampler
+        self.keep_top_items = keep_top_items
+
+    @classmethod
+    def from_config(cls, evaluation) -> "Evaluator":
+        """The evaluator that ``cfg.evaluation`` describes."""
+        return cls(list(evaluation.ks), evaluation.batch_size, sampler_from_config(evaluation),
+                   bool(evaluation.save_recommendations))
+
+    def accumulator(self, n_items: int, stage: str) -> RankingAccumulator:
+        """A fresh accumulator for one pass over ``stage`` ("valid" or "test")."""
+        return RankingAccumulator(self.ks, n_items, self.keep_top_items and stage == "test", self.sampler)
+
+    def batches(self, history: sp.csr_matrix, target: sp.csr_matrix, rank: int = 0,
+                world_size: int = 1) -> EvaluationBatches:
+        """This process's share of the user batches of one stage."""
+        return EvaluationBatches(history, target, self.batch_size, rank, world_size)
+
+    @torch.no_grad()
+    def evaluate(self, model, history: sp.csr_matrix, target: sp.csr_matrix, stage: str,
+                 device: torch.device) -> RankingResult:
+        """Evaluate a model in this process over all users with a target (the fit path)."""
+        accumulator = self.accumulator(target.shape[1], stage)
+        was_training = getattr(model, "training", False)
+        if hasattr(model, "eval"):
+            model.eval()
+        for batch in self.batches(history, target):
+            batch = {name: tensor.to(device) for name, tensor in batch.items()}
+            rows = densify(batch["history"], len(batch["users"]), accumulator.n_items)  # [B, n_items]
+            accumulator.add(batch["users"], model.score(batch["users"], rows), batch["history"], batch["target"])
+        if was_training:
+            model.train()
+        return accumulator.gather()

@@ -7,34 +7,36 @@ command and the multirun callback print them).
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recbench.results import RESULTS_FILE, SCHEMA_VERSION
+from recbench.record import RecordError, RunRecord
+from recbench.results import RESULTS_FILE
 
 
 @dataclass
 class Run:
-    """One finished run, as much of it as the leaderboard needs."""
+    """One finished run: its record, where it was found, and its per-user test vectors."""
 
     path: Path                       # the results.json file
-    model: str
-    dataset: str
-    split: str
-    seed: int | None
-    metrics: dict[str, float]        # "test/ndcg@10" -> value
-    train_seconds: float
-    eval_seconds: float
-    n_params: int | None
-    config: dict                     # the resolved run config (empty when the file has none)
+    record: RunRecord
     per_user_file: Path | None       # per_user_test.parquet, when the run wrote one
     source: str = ""                 # the PATH argument it was found under
 
     @property
     def directory(self) -> Path:
         return self.path.parent
+
+    # The record's fields the leaderboard groups and ranks by.
+    model = property(lambda self: self.record.model)
+    dataset = property(lambda self: self.record.dataset)
+    split = property(lambda self: self.record.split)
+    seed = property(lambda self: self.record.seed)
+    metrics = property(lambda self: self.record.metrics)
+    config = property(lambda self: self.record.config)
+    n_params = property(lambda self: self.record.n_params)
+    train_seconds = property(lambda self: self.record.timing.train_seconds)
+    eval_seconds = property(lambda self: self.record.timing.eval_seconds)
 
 
 @dataclass
@@ -79,59 +81,16 @@ def collect_runs(paths: list[str | Path]) -> Collection:
     return collection
 
 
-def _number(value, default=math.nan) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
-
-
 def read_run(file: Path, collection: Collection) -> Run | None:
-    """Parse one results.json; ``None`` (with a warning) when it cannot be used at all."""
+    """Read one results.json; ``None`` (with a warning) when it cannot be used at all."""
     try:
-        raw = json.loads(file.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        collection.warn(f"{file}: skipped, not readable as JSON (corrupt or truncated?): {error}")
+        record = RunRecord.load(file, warn=lambda message: collection.warn(f"{file}: {message}"))
+    except RecordError as error:
+        collection.warn(f"{file}: skipped, {error}")
         return None
-    if not isinstance(raw, dict):
-        collection.warn(f"{file}: skipped, expected a JSON object, found {type(raw).__name__}")
-        return None
-    version = raw.get("schema_version")
-    if version is None:
-        collection.warn(f"{file}: no schema_version (written by an older recbench): read as far as it goes")
-    elif version != SCHEMA_VERSION:
-        collection.warn(f"{file}: schema_version {version}, this recbench reads {SCHEMA_VERSION}: "
-                        "read as far as it goes")
-    metrics = raw.get("metrics")
-    if not isinstance(metrics, dict) or not metrics:
-        collection.warn(f"{file}: skipped, it has no metrics")
-        return None
-    config = raw.get("config") if isinstance(raw.get("config"), dict) else {}
-    if not config:
-        collection.warn(f"{file}: no resolved config, so runs are grouped by model, dataset and split only")
-
-    model, dataset, split = raw.get("model"), raw.get("dataset"), raw.get("split")
-    # Older files kept plain names where the current schema keeps objects.
-    model_name = model.get("name") if isinstance(model, dict) else model
-    dataset_name = dataset.get("name") if isinstance(dataset, dict) else dataset
-    split_name = split.get("name") if isinstance(split, dict) else split
-    timing = raw.get("timing") if isinstance(raw.get("timing"), dict) else {}
-    n_params = model.get("n_params") if isinstance(model, dict) else None
-    artifacts = raw.get("artifacts") if isinstance(raw.get("artifacts"), dict) else {}
-    artifact = artifacts.get("per_user_test")
-    per_user = file.parent / (artifact or "per_user_test.parquet")
+    per_user = file.parent / record.artifacts.get("per_user_test", "per_user_test.parquet")
     if not per_user.is_file():
         collection.warn(f"{file}: no per-user test vectors ({per_user.name}): this run is left out of "
                         "the significance tests")
         per_user = None
-    seed = raw.get("seed", config.get("seed"))
-    return Run(
-        path=file,
-        model=str(model_name or config.get("model", {}).get("_target_", "unknown")),
-        dataset=str(dataset_name or config.get("dataset", {}).get("name", "unknown")),
-        split=str(split_name or "unknown"),
-        seed=int(seed) if isinstance(seed, int) else None,
-        metrics={key: _number(value) for key, value in metrics.items()},
-        train_seconds=_number(timing.get("train_seconds")),
-        eval_seconds=_number(timing.get("eval_seconds")),
-        n_params=int(n_params) if isinstance(n_params, int) else None,
-        config=config,
-        per_user_file=per_user,
-    )
+    return Run(path=file, record=record, per_user_file=per_user)

@@ -12,27 +12,11 @@ import logging
 from pathlib import Path
 
 from recbench.errors import RecbenchError
-from recbench.results import RESULTS_FILE, SCHEMA_VERSION, write_json
+from recbench.record import RecordError, RunRecord
+from recbench.results import RESULTS_FILE
 
 log = logging.getLogger("recbench.leaderboard")
 PER_USER_FILE = "per_user_test.parquet"
-
-
-def results_from_summary(config: dict, summary: dict) -> dict:
-    """A results.json payload from a W&B run's config and summary (no per-user vectors)."""
-    metrics = {k: v for k, v in summary.items()
-               if isinstance(k, str) and k.split("/", 1)[0] in ("valid", "test") and isinstance(v, (int, float))}
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "model": {"name": summary.get("model"), "n_params": summary.get("n_params")},
-        "dataset": {"name": summary.get("dataset") or (config.get("dataset") or {}).get("name")},
-        "split": {"name": summary.get("split")},
-        "seed": summary.get("seed", config.get("seed")),
-        "metrics": metrics,
-        "timing": {key: summary.get(key) for key in ("train_seconds", "eval_seconds", "epochs", "best_epoch")},
-        "config": config,
-        "artifacts": {},
-    }
 
 
 def download_project(project: str, cache_dir: Path) -> list[Path]:
@@ -55,7 +39,11 @@ def download_project(project: str, cache_dir: Path) -> list[Path]:
         if not (folder / RESULTS_FILE).is_file():
             log.warning("W&B run %s saved no %s: rebuilt from its summary, without per-user vectors",
                         run.path, RESULTS_FILE)
-            write_json(folder / RESULTS_FILE, results_from_summary(dict(run.config), dict(run.summary)))
+            try:
+                RunRecord.from_summary(dict(run.config), dict(run.summary)).save(folder)
+            except RecordError as error:
+                log.warning("W&B run %s skipped: %s", run.path, error)
+                continue
         folders.append(folder)
     return folders
 

@@ -24,35 +24,32 @@ TRIAL_ENV = "RECBENCH_OPTUNA_TRIAL"
 log = logging.getLogger(__name__)
 
 
-def trial_reference(storage: str, study_name: str, trial_id: int) -> str:
+def trial_reference(storage: str, study_name: str, number: int) -> str:
     """What the sweeper puts in :data:`TRIAL_ENV` for one trial."""
-    return json.dumps({"storage": storage, "study": study_name, "trial_id": trial_id})
+    return json.dumps({"storage": storage, "study": study_name, "trial": number})
 
 
 def trial_callbacks(cfg: DictConfig) -> list[pl.Callback]:
     """``[OptunaPruning]`` when this run is a trial of a single-objective study, else ``[]``.
 
-    The reported metric is ``cfg.optimized_metric``, which must be a validation metric
-    (``valid/...``): that is what the trainer computes every epoch.
+    The reported metric is ``evaluation.monitor``, the validation metric the trainer computes
+    every epoch and the sweep optimises.
     """
     reference = os.environ.get(TRIAL_ENV)
     if not reference:
         return []
-    monitor = cfg.get("optimized_metric")
-    if not (isinstance(monitor, str) and monitor.startswith("valid/")):
-        log.info("not reporting to Optuna: optimized_metric %s is not one validation metric", monitor)
-        return []
     import optuna
 
-    from recbench.sweep.study import open_storage
+    from recbench.sweep.study import open_storage, trial_id
 
     reference = json.loads(reference)
     pruner = instantiate(HydraConfig.get().sweeper.pruner) if HydraConfig.initialized() else None
-    study = optuna.load_study(study_name=reference["study"], storage=open_storage(reference["storage"]),
-                              pruner=pruner)
+    storage = open_storage(reference["storage"])
+    study = optuna.load_study(study_name=reference["study"], storage=storage, pruner=pruner)
     if len(study.directions) > 1:
         return []  # Optuna prunes single-objective studies only
-    return [OptunaPruning(optuna.trial.Trial(study, reference["trial_id"]), monitor)]
+    trial = optuna.trial.Trial(study, trial_id(storage, reference["study"], reference["trial"]))
+    return [OptunaPruning(trial, cfg.evaluation.monitor)]
 
 
 class OptunaPruning(pl.Callback):
@@ -68,7 +65,7 @@ class OptunaPruning(pl.Callback):
         self.monitor = monitor
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # Only while fitting: the runner validates the best epoch again after fit.
+        # Only while fitting (not during a separate validate() call).
         if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING:
             return
         value = trainer.callback_metrics.get(self.monitor)

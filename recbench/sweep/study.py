@@ -127,3 +127,12 @@ def counts_towards_budget(trial: FrozenTrial) -> bool:
     (no heartbeat), or a surplus trial, does not, so a resumed sweep runs it again.
     """
     return trial.state != TrialState.FAIL or FAIL_REASON in trial.user_attrs
+
+
+def trial_id(storage: BaseStorage, study_name: str, number: int) -> int:
+    """The storage's id of trial ``number`` of a study, through the storage's public API.
+
+    Optuna keeps a :class:`~optuna.trial.Trial`'s id private; heartbeats and a trial reopened in
+    the run's process need it.
+    """
+    return storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(study_name), number)

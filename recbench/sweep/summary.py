@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 from collections import Counter
 from pathlib import Path
 
 import optuna
 import yaml
 
-from recbench.results import RESULTS_FILE as RUN_RESULTS_FILE
-from recbench.results import write_text
+from recbench.record import RecordError, RunRecord
+from recbench.results import RESULTS_FILE, write_text
 from recbench.sweep.study import FAIL_REASON, OUTPUT_DIR, OVERRIDES
 
-RESULTS_FILE = "optimization_results.yaml"
+SUMMARY_FILE = "optimization_results.yaml"
 
 
 def summarize(study: optuna.Study, objectives: list[str], storage: str) -> dict:
@@ -41,10 +41,10 @@ def summarize(study: optuna.Study, objectives: list[str], storage: str) -> dict:
 
 def _describe(trial: optuna.trial.FrozenTrial, objectives: list[str]) -> dict:
     output_dir = trial.user_attrs.get(OUTPUT_DIR)
-    results_path = Path(output_dir) / RUN_RESULTS_FILE if output_dir else None
     metrics = None
-    if results_path is not None and results_path.is_file():
-        metrics = json.loads(results_path.read_text())["metrics"]
+    if output_dir and (Path(output_dir) / RESULTS_FILE).is_file():
+        with contextlib.suppress(RecordError):  # a damaged run file leaves the metrics out
+            metrics = RunRecord.load(Path(output_dir)).metrics
     return {
         "number": trial.number,
         "values": dict(zip(objectives, trial.values)),
@@ -65,7 +65,7 @@ def format_summary(summary: dict) -> str:
     counts = ", ".join(f"{n} {state}" for state, n in summary["trials"].items())
     lines = [f"study {summary['study_name']} ({summary['storage']}): {counts}"]
     if not summary["best_trials"]:
-        lines.append("  no trial finished: see the failures in " + RESULTS_FILE)
+        lines.append("  no trial finished: see the failures in " + SUMMARY_FILE)
     for best in summary["best_trials"]:
         values = ", ".join(f"{name} {value:.4f}" for name, value in best["values"].items())
         lines.append(f"  best trial {best['number']}: {values}")

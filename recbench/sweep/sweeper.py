@@ -28,8 +28,8 @@ from recbench.sweep.liveness import heartbeat, interrupt_on_sigterm, mark_interr
 from recbench.sweep.pruning import TRIAL_ENV, trial_reference
 from recbench.sweep.space import SearchSpace, parse_space
 from recbench.sweep.study import (FAIL_REASON, OUTPUT_DIR, OVERRIDES, SURPLUS, counts_towards_budget,
-                                  masked, open_storage, open_study, resolve_storage)
-from recbench.sweep.summary import RESULTS_FILE, format_summary, summarize, write_summary
+                                  masked, open_storage, open_study, resolve_storage, trial_id)
+from recbench.sweep.summary import SUMMARY_FILE, format_summary, summarize, write_summary
 
 log = logging.getLogger("recbench.sweep")
 
@@ -91,7 +91,7 @@ class OptunaSweep:
                 self._run(study, storage, batch)
 
         summary = summarize(study, objectives, masked(spec))
-        write_summary(sweep_dir / RESULTS_FILE, summary)
+        write_summary(sweep_dir / SUMMARY_FILE, summary)
         print(format_summary(summary), flush=True)
         return summary
 
@@ -150,7 +150,7 @@ class OptunaSweep:
         if not launchable:
             return
         try:
-            with heartbeat(storage, [trial._trial_id for trial, _ in launchable]):
+            with heartbeat(storage, [trial_id(storage, study.study_name, trial.number) for trial, _ in launchable]):
                 returns = self.launcher.launch([overrides for _, overrides in launchable],
                                                initial_job_idx=launchable[0][0].number)
         except BaseException:
@@ -223,7 +223,7 @@ class OptunaSweep:
 
     def _trial_overrides(self, trial: Trial, study_name: str, spec: str) -> list[str]:
         """Per-trial Hydra overrides: the trial's directory, its Optuna link, its W&B group."""
-        reference = QuotedString(trial_reference(spec, study_name, trial._trial_id), Quote.single).with_quotes()
+        reference = QuotedString(trial_reference(spec, study_name, trial.number), Quote.single).with_quotes()
         overrides = [f"hydra.sweep.subdir={trial.number}", f"++hydra.job.env_set.{TRIAL_ENV}={reference}"]
         if "group" in (self.config.get("logger") or {}):
             overrides.append(f"logger.group={QuotedString(study_name, Quote.single).with_quotes()}")

@@ -29,7 +29,7 @@ from recbench.data.interactions import Interactions, SplitData
 from recbench.data.split import RandomSplit
 from recbench.data.synthetic import generate_synthetic
 from recbench.errors import RecbenchError
-from recbench.evaluation.evaluator import dense_rows, evaluate
+from recbench.evaluation.evaluator import Evaluator, dense_rows
 from recbench.plugin import is_fit_model
 from recbench.testing.ddp import check_ddp_run, find_repo_root
 
@@ -207,8 +207,8 @@ class _Checker:
     def masking(self, model, split: SplitData) -> None:
         rule = "training items not masked by the evaluator"
         history, target = split.stage("test")
-        result = evaluate(model, history, target, KS, batch_size=16, device=torch.device("cpu"),
-                          keep_top_items=True)
+        result = Evaluator(KS, batch_size=16, keep_top_items=True).evaluate(model, history, target, "test",
+                                                                            torch.device("cpu"))
         known = history[result.users].toarray() > 0  # [n_evaluated, n_items]
         recommended_known = np.take_along_axis(known, result.top_items, axis=1)  # [n_evaluated, K]
         # A user with fewer than K unknown items must be shown known (masked, -inf) ones.

@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader
 
 from recbench.data.interactions import SplitData
 from recbench.errors import RecbenchError
-from recbench.evaluation.evaluator import EvaluationBatches, RankingAccumulator, RankingResult
+from recbench.evaluation.evaluator import Evaluator, RankingAccumulator, RankingResult
 from recbench.evaluation.ranking import densify
 from recbench.training.batches import EpochSampler, InteractionBatches, UserBatches
 
@@ -18,28 +18,30 @@ class RecommenderModule(pl.LightningModule):
     """Trains a :class:`~recbench.plugin.GradientModel` and evaluates it by full ranking.
 
     Validation and test share :meth:`_evaluation_step`; the epoch's metrics are gathered over
-    DDP processes once, at the end of the epoch, so each user counts exactly once.
+    DDP processes once, at the end of the epoch, so each user counts exactly once. The validation
+    result of the best epoch so far (by ``monitor``, strictly better as in Lightning's
+    checkpointing and early stopping) is kept as training goes, so it never has to be recomputed.
 
     Args:
         model: the plugin.
         n_items: number of items (the width of the score matrix).
-        ks: metric cut-offs.
-        keep_top_items: keep each test user's top-K list (for ``recommendations.parquet``).
-        sampler: rank among sampled negatives instead of all items (off by default).
+        evaluator: how to score (cut-offs, batch size, sampled candidates).
+        monitor: the validation metric key that picks the best epoch (``valid/ndcg@10``).
     """
 
-    def __init__(self, model: torch.nn.Module, n_items: int, ks: list[int], keep_top_items: bool = False,
-                 sampler=None):
+    def __init__(self, model: torch.nn.Module, n_items: int, evaluator: Evaluator,
+                 monitor: str = "valid/ndcg@10"):
         super().__init__()
         self.model = model
         self.n_items = n_items
-        self.ks = list(ks)
-        self.keep_top_items = keep_top_items
-        self.sampler = sampler  # sampled evaluation (recbench.evaluation.sampled), None: full ranking
+        self.evaluator = evaluator
+        self.monitor = monitor
         self.automatic_optimization = not getattr(model, "manual_optimization", False)
         self._accumulator: RankingAccumulator | None = None
         self._loss_not_finite = torch.zeros((), dtype=torch.bool)
         self.last_result: dict[str, RankingResult] = {}
+        self.best_valid: RankingResult | None = None
+        self.best_epoch: int | None = None
 
     def configure_optimizers(self):
         try:
@@ -75,10 +77,10 @@ class RecommenderModule(pl.LightningModule):
     # -- evaluation -------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
         self._check_loss()
-        self._accumulator = RankingAccumulator(self.ks, self.n_items, sampler=self.sampler)
+        self._accumulator = self.evaluator.accumulator(self.n_items, "valid")
 
     def on_test_epoch_start(self) -> None:
-        self._accumulator = RankingAccumulator(self.ks, self.n_items, self.keep_top_items, self.sampler)
+        self._accumulator = self.evaluator.accumulator(self.n_items, "test")
 
     def _evaluation_step(self, batch: dict[str, Tensor]) -> None:
         history = densify(batch["history"], len(batch["users"]), self.n_items)  # [B, n_items]
@@ -99,8 +101,18 @@ class RecommenderModule(pl.LightningModule):
         )
         self.last_result[stage] = result
         self._accumulator = None
+        summary = result.summary(stage)
+        if stage == "valid" and not self.trainer.sanity_checking:
+            self._keep_if_best(result, summary[self.monitor])
         # Already global over processes, so no further sync is needed.
-        self.log_dict(result.summary(stage), prog_bar=False, sync_dist=False, rank_zero_only=False)
+        self.log_dict(summary, prog_bar=False, sync_dist=False, rank_zero_only=False)
+
+    def _keep_if_best(self, result: RankingResult, value: float) -> None:
+        # Compared as the float32 tensors Lightning logs, so that this picks the same epoch as
+        # ModelCheckpoint (whose weights are tested) even when two epochs differ below float32.
+        value = torch.tensor(value, dtype=torch.float32)
+        if self.best_epoch is None or bool(value > self._best_value):
+            self.best_valid, self.best_epoch, self._best_value = result, self.current_epoch, value
 
     def on_validation_epoch_end(self) -> None:
         self._finish_evaluation("valid")
@@ -116,14 +128,14 @@ class InteractionDataModule(pl.LightningDataModule):
     in the trainer configs: recbench's batches shard themselves).
     """
 
-    def __init__(self, split: SplitData, batch_kind: str, batch_size: int, eval_batch_size: int,
+    def __init__(self, split: SplitData, batch_kind: str, batch_size: int, evaluator: Evaluator,
                  seed: int, num_negatives: int = 0):
         super().__init__()
         if batch_kind not in ("interactions", "users"):
             raise RecbenchError(f"unknown batch_kind {batch_kind!r}: a gradient model must set "
                                 "batch_kind to 'interactions' or 'users'")
         self.split, self.batch_kind = split, batch_kind
-        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.batch_size, self.evaluator = batch_size, evaluator
         self.seed, self.num_negatives = seed, num_negatives
         self.train_matrix = split.train
 
@@ -142,8 +154,7 @@ class InteractionDataModule(pl.LightningDataModule):
     def _evaluation_loader(self, stage: str) -> DataLoader:
         history, target = self.split.stage(stage)
         rank, world_size = self._shard()
-        return DataLoader(EvaluationBatches(history, target, self.eval_batch_size, rank, world_size),
-                          batch_size=None)
+        return DataLoader(self.evaluator.batches(history, target, rank, world_size), batch_size=None)
 
     def val_dataloader(self) -> DataLoader:
         return self._evaluation_loader("valid")

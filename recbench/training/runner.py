@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,8 +15,7 @@ from omegaconf import DictConfig
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
 from recbench.data.interactions import SplitData
-from recbench.evaluation.evaluator import RankingResult, evaluate
-from recbench.evaluation.sampled import sampler_from_config
+from recbench.evaluation.evaluator import Evaluator, RankingResult
 from recbench.training.module import InteractionDataModule, RecommenderModule
 
 log = logging.getLogger(__name__)
@@ -31,92 +31,107 @@ class Outcome:
     eval_seconds: float
     epochs: int | None = None  # epochs trained (gradient models)
     best_epoch: int | None = None  # epoch whose weights were tested (0-based)
+    refit_epochs: int | None = None  # epochs retrained on train + valid before the test
     is_global_zero: bool = True  # False on the other processes of a DDP run
 
 
-def evaluation_device(requested: str) -> torch.device:
-    """``auto`` picks the GPU when there is one."""
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(requested)
+def fit_device(trainer_cfg: DictConfig) -> torch.device:
+    """Where a fitted model is scored: the trainer's accelerator (``auto`` picks the GPU when there is one)."""
+    accelerator = str(trainer_cfg.get("accelerator", "auto"))
+    if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
 
 
-def run_fit_model(model, split: SplitData, evaluation: DictConfig) -> Outcome:
-    """Fit on the training matrix (plus validation targets when refitting) and evaluate."""
-    device = evaluation_device(evaluation.device)
-    sampler = sampler_from_config(evaluation)
+def run_fit_model(model, split: SplitData, evaluator: Evaluator, device: torch.device, refit: bool) -> Outcome:
+    """Fit on the training matrix (again on train + validation targets with ``refit``) and evaluate."""
     start = time.perf_counter()
     model.fit(split.train)
     train_seconds = time.perf_counter() - start
     model.to(device)
-    valid = evaluate(model, *split.stage("valid"), evaluation.ks, evaluation.batch_size, device, sampler=sampler)
-    if evaluation.refit:
-        merged = split.merged_for_refit()
+    valid = evaluator.evaluate(model, *split.stage("valid"), "valid", device)
+    if refit:
         start = time.perf_counter()
-        model.fit(merged.train)
+        model.fit(split.merged_for_refit().train)
         train_seconds += time.perf_counter() - start
         model.to(device)
     start = time.perf_counter()
-    test = evaluate(model, *split.stage("test"), evaluation.ks, evaluation.batch_size, device,
-                    keep_top_items=evaluation.save_recommendations, sampler=sampler)
+    test = evaluator.evaluate(model, *split.stage("test"), "test", device)
     return Outcome(valid, test, train_seconds, time.perf_counter() - start)
 
 
-def _trainer(trainer_cfg: DictConfig, output_dir: Path, logger, callbacks: list, **overrides) -> pl.Trainer:
-    return instantiate(trainer_cfg, default_root_dir=str(output_dir), logger=logger or False,
-                       callbacks=callbacks, **overrides)
+@dataclass
+class GradientTraining:
+    """How a gradient model is trained, beside the model and the data.
 
-
-def run_gradient_model(model, split: SplitData, cfg: DictConfig, logger, output_dir: Path,
-                       extra_callbacks: list, build_model) -> Outcome:
-    """Train with early stopping on the validation metric, restore the best epoch, test.
-
-    With ``evaluation.refit`` a fresh model (from ``build_model()``) is then trained on train +
-    validation for the chosen number of epochs and tested instead.
+    Attributes:
+        trainer: the ``trainer`` config (a ``pytorch_lightning.Trainer`` to instantiate).
+        monitor: the validation metric that picks the best epoch (``valid/ndcg@10``).
+        patience: validations without improvement before stopping early.
+        refit: retrain a fresh model on train + valid for the chosen epochs before the test.
+        seed: seeds the training batches.
+        output_dir: the run folder (checkpoints go to ``checkpoints/``).
+        logger: a Lightning logger, or None.
+        callbacks: further callbacks (sweep pruning, tests), also given to the refit trainer.
     """
-    evaluation = cfg.evaluation
-    monitor = f"valid/{evaluation.monitor}"
-    checkpoint = ModelCheckpoint(dirpath=output_dir / "checkpoints", filename="best", monitor=monitor,
-                                 mode="max", save_top_k=1, save_weights_only=True)
-    callbacks = [EarlyStopping(monitor=monitor, mode="max", patience=evaluation.patience),
-                 checkpoint, *extra_callbacks]
-    module = RecommenderModule(model, split.n_items, evaluation.ks, evaluation.save_recommendations,
-                                   sampler_from_config(evaluation))
-    data = InteractionDataModule(split, model.batch_kind, model.batch_size, evaluation.batch_size,
-                                 cfg.seed, getattr(model, "num_negatives", 0))
+
+    trainer: DictConfig
+    monitor: str
+    patience: int
+    refit: bool
+    seed: int
+    output_dir: Path
+    logger: object | None = None
+    callbacks: tuple = ()
+
+    def build_trainer(self, callbacks: list, **overrides) -> pl.Trainer:
+        return instantiate(self.trainer, default_root_dir=str(self.output_dir), logger=self.logger or False,
+                           callbacks=callbacks, **overrides)
+
+
+def _fit(model: torch.nn.Module, split: SplitData, evaluator: Evaluator, training: GradientTraining,
+         callbacks: list, **trainer_overrides):
+    """Train ``model`` on ``split``; returns (trainer, module, data module, seconds)."""
     strategy = {}
-    if getattr(model, "manual_optimization", False) and cfg.trainer.get("strategy") == "ddp":
+    if getattr(model, "manual_optimization", False) and training.trainer.get("strategy") == "ddp":
         # Each optimiser owns part of the parameters and each backward pass serves one of them,
         # so the others' parameters go unused in it: DDP must be told to look for them.
         strategy = {"strategy": "ddp_find_unused_parameters_true"}
-    trainer = _trainer(cfg.trainer, output_dir, logger, callbacks, **strategy)
+    module = RecommenderModule(model, split.n_items, evaluator, training.monitor)
+    data = InteractionDataModule(split, model.batch_kind, model.batch_size, evaluator, training.seed,
+                                 getattr(model, "num_negatives", 0))
+    trainer = training.build_trainer(callbacks, **strategy, **trainer_overrides)
     start = time.perf_counter()
     trainer.fit(module, datamodule=data)
-    train_seconds = time.perf_counter() - start
-    epochs = trainer.current_epoch
-    best_epoch = (torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=False)["epoch"]
-                  if checkpoint.best_model_path else epochs - 1)
+    return trainer, module, data, time.perf_counter() - start
 
-    # The best epoch's validation metrics, not the last epoch's.
-    trainer.validate(module, datamodule=data, ckpt_path=checkpoint.best_model_path or None, verbose=False)
-    valid = module.last_result["valid"]
+
+def run_gradient_model(model: torch.nn.Module, split: SplitData, evaluator: Evaluator,
+                       training: GradientTraining, build_model: Callable[[], torch.nn.Module]) -> Outcome:
+    """Train with early stopping on the validation metric, restore the best epoch, test.
+
+    With ``training.refit`` a fresh model from ``build_model()`` (seeded like the first) is then
+    trained on train + validation for the chosen number of epochs and tested instead.
+    """
+    checkpoint = ModelCheckpoint(dirpath=training.output_dir / "checkpoints", filename="best",
+                                 monitor=training.monitor, mode="max", save_top_k=1, save_weights_only=True)
+    callbacks = [EarlyStopping(monitor=training.monitor, mode="max", patience=training.patience),
+                 checkpoint, *training.callbacks]
+    trainer, module, data, train_seconds = _fit(model, split, evaluator, training, callbacks)
+    epochs, best_epoch = trainer.current_epoch, module.best_epoch
+    valid = module.best_valid  # the best epoch's validation result, kept as training went
     ckpt_path = checkpoint.best_model_path or None
-    if evaluation.refit:
-        log.info("refitting on train + valid for %d epochs", best_epoch + 1)
-        merged = split.merged_for_refit()
-        model = build_model()
-        module = RecommenderModule(model, split.n_items, evaluation.ks, evaluation.save_recommendations,
-                                   sampler_from_config(evaluation))
-        data = InteractionDataModule(merged, model.batch_kind, model.batch_size, evaluation.batch_size,
-                                     cfg.seed, getattr(model, "num_negatives", 0))
-        trainer = _trainer(cfg.trainer, output_dir, logger, extra_callbacks,
-                           max_epochs=best_epoch + 1, min_epochs=best_epoch + 1, limit_val_batches=0,
-                           enable_checkpointing=False, **strategy)
-        start = time.perf_counter()
-        trainer.fit(module, datamodule=data)
-        train_seconds += time.perf_counter() - start
+    refit_epochs = None
+    if training.refit:
+        refit_epochs = best_epoch + 1
+        log.info("refitting on train + valid for %d epochs", refit_epochs)
+        trainer, module, data, seconds = _fit(
+            build_model(), split.merged_for_refit(), evaluator, training, list(training.callbacks),
+            max_epochs=refit_epochs, min_epochs=refit_epochs, limit_val_batches=0, enable_checkpointing=False)
+        train_seconds += seconds
         ckpt_path = None
     start = time.perf_counter()
     trainer.test(module, datamodule=data, ckpt_path=ckpt_path, verbose=False)
     return Outcome(valid, module.last_result["test"], train_seconds, time.perf_counter() - start,
-                   epochs=epochs, best_epoch=best_epoch, is_global_zero=trainer.is_global_zero)
+                   epochs=epochs, best_epoch=best_epoch, refit_epochs=refit_epochs,
+                   is_global_zero=trainer.is_global_zero)

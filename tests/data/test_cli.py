@@ -42,3 +42,12 @@ def test_unknown_dataset_is_one_readable_error(capsys):
     assert main(["datasets", "info", "ml-9m"]) == 1
     err = capsys.readouterr().err
     assert "unknown dataset 'ml-9m'" in err and "ml-1m" in err and "Traceback" not in err
+
+
+def test_outside_a_checkout_the_catalog_error_says_how_to_install(capsys, monkeypatch, tmp_path):
+    import recbench.data.catalog as catalog
+
+    monkeypatch.setattr(catalog, "CATALOG_DIR", tmp_path / "site-packages" / "conf" / "dataset")
+    assert main(["datasets", "list"]) == 1
+    err = capsys.readouterr().err
+    assert "dataset catalog" in err and "pip install -e ." in err and "Traceback" not in err

@@ -21,13 +21,13 @@ from tests.helpers import TINY_DATA, compose_config
 def test_export_and_feed_back_gives_the_same_metrics(tmp_path, caplog):
     cache = f"paths.cache_dir={tmp_path}/cache"
     first = train(compose_config(["model=pop", cache], tmp_path / "first"))
-    cache_file = first["split"]["cache_file"]
+    cache_file = first.split_cache_file
     assert cache_file and cache_file.startswith(str(tmp_path / "cache" / "splits"))
-    assert first["dataset"]["stats"]["n_interactions"] == sum(first["split"]["counts"].values())
+    assert first.stats["n_interactions"] == sum(first.split_counts.values())
 
     with caplog.at_level(logging.INFO, logger="recbench.data.split_cache"):
         again = train(compose_config(["model=pop", cache], tmp_path / "again"))
-    assert again["split"]["cache_file"] == cache_file and "split read from the cache" in caplog.text
+    assert again.split_cache_file == cache_file and "split read from the cache" in caplog.text
 
     cfg = compose_config(["model=pop"], tmp_path / "x")
     data = load_dataset(cfg.dataset)
@@ -36,8 +36,8 @@ def test_export_and_feed_back_gives_the_same_metrics(tmp_path, caplog):
     fed_back = train(compose_config(["model=pop", "split=predefined", cache, f"split.train={files['train']}",
                                      f"split.valid={files['valid']}", f"split.test={files['test']}"],
                                     tmp_path / "fed_back"))
-    assert fed_back["metrics"] == first["metrics"]
-    assert fed_back["split"]["counts"] == first["split"]["counts"] and fed_back["split"]["cache_file"] is None
+    assert fed_back.metrics == first.metrics
+    assert fed_back.split_counts == first.split_counts and fed_back.split_cache_file is None
 
 
 @pytest.fixture

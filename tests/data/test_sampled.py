@@ -73,10 +73,10 @@ def test_results_record_the_protocol_and_sampling_only_helps(tmp_path):
                                 tmp_path / "full"))
     sampled = train(compose_config(["model=pop", "split=leave_one_out", f"paths.cache_dir={tmp_path}/c",
                                     "evaluation.sampled_negatives=20"], tmp_path / "sampled"))
-    assert full["evaluation"] == {"protocol": "full_ranking"}
-    record = sampled["evaluation"]
+    assert full.evaluation == {"protocol": "full_ranking"}
+    record = sampled.evaluation
     assert record["protocol"] == "sampled" and record["sampled_negatives"] == 20
     assert "Krichene" in record["warning"] and "reorder models" in record["warning"]
     # The target competes with 20 items instead of all of them, so it can only rank higher.
-    assert sampled["metrics"]["test/hitrate@10"] >= full["metrics"]["test/hitrate@10"]
-    assert sampled["metrics"]["test/hitrate@10"] > full["metrics"]["test/hitrate@10"] + 0.1
+    assert sampled.metrics["test/hitrate@10"] >= full.metrics["test/hitrate@10"]
+    assert sampled.metrics["test/hitrate@10"] > full.metrics["test/hitrate@10"] + 0.1

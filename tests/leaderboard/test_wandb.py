@@ -12,7 +12,8 @@ import pytest
 
 from recbench.experiment import train
 from recbench.leaderboard import build_leaderboard, collect_runs
-from recbench.leaderboard.wandb_io import push_table, results_from_summary
+from recbench.leaderboard.wandb_io import push_table
+from recbench.record import RunRecord
 from tests.helpers import TINY_DATA, compose_config
 from tests.leaderboard.wandb_records import logged
 
@@ -36,13 +37,13 @@ def test_a_run_logs_config_curves_summary_tags_and_files(tmp_path, monkeypatch):
     assert config["model"]["_target_"] == "plugins.mlp.MLP" and config["seed"] == 3
     epochs = [row["epoch"] for row in history if "valid/ndcg@10" in row and "epoch" in row]
     assert epochs[:2] == [0, 1]                                            # one point per epoch
-    for key, value in results["metrics"].items():
+    for key, value in results.metrics.items():
         assert summary[key] == pytest.approx(value, rel=1e-6), key
-    assert summary["n_params"] == results["model"]["n_params"] and summary["model"] == "mlp"
-    assert summary["train_seconds"] == pytest.approx(results["timing"]["train_seconds"])
+    assert summary["n_params"] == results.n_params and summary["model"] == "mlp"
+    assert summary["train_seconds"] == pytest.approx(results.timing.train_seconds)
     # results.json and the per-user vectors travel with the run, so `wandb sync` uploads them.
     files = run_file.parent / "files"
-    assert json.loads((files / "results.json").read_text())["metrics"] == results["metrics"]
+    assert json.loads((files / "results.json").read_text())["metrics"] == results.metrics
     assert (files / "per_user_test.parquet").read_bytes() == (tmp_path / "per_user_test.parquet").read_bytes()
     # The copy inside the W&B folder is not a second run.
     assert [run.path for run in collect_runs([tmp_path]).runs] == [tmp_path / "results.json"]
@@ -81,9 +82,7 @@ def test_results_rebuilt_from_a_wandb_summary_read_like_local_runs(tmp_path):
     summary = {"model": "pop", "dataset": "synthetic", "split": "random", "seed": 1, "n_params": 0,
                "test/ndcg@10": 0.25, "valid/ndcg@10": 0.2, "train_seconds": 0.5, "_runtime": 3,
                "trainer/global_step": 4}
-    payload = results_from_summary({"seed": 1, "model": {"_target_": "plugins.pop.Pop"}}, summary)
-    (tmp_path / "r1").mkdir()
-    (tmp_path / "r1" / "results.json").write_text(json.dumps(payload))
+    RunRecord.from_summary({"seed": 1, "model": {"_target_": "plugins.pop.Pop"}}, summary).save(tmp_path / "r1")
     collection = collect_runs([tmp_path])
     run = collection.runs[0]
     assert (run.model, run.dataset, run.split, run.seed) == ("pop", "synthetic", "random", 1)

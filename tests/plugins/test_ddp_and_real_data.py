@@ -14,7 +14,7 @@ from hydra.utils import instantiate
 
 from recbench.config import build
 from recbench.data.loading import load_dataset
-from recbench.evaluation.evaluator import evaluate
+from recbench.evaluation.evaluator import Evaluator
 from recbench.experiment import train
 from tests.helpers import TINY_DATA, compose_config
 
@@ -40,10 +40,10 @@ def test_ddp_test_metrics_equal_a_single_process_evaluation_of_the_checkpoint(mo
     data = load_dataset(cfg.dataset)
     split = build(cfg.split, "split")(data, seed=cfg.seed)
     model = instantiate(cfg.model, n_users=data.n_users, n_items=data.n_items)
-    state = torch.load(tmp_path / "checkpoints/best.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    state = torch.load(tmp_path / "checkpoints/best.ckpt", map_location="cpu", weights_only=True)["state_dict"]
     model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
     model.eval()
-    single = evaluate(model, *split.stage("test"), list(cfg.evaluation.ks), 17, torch.device("cpu"))
+    single = Evaluator(list(cfg.evaluation.ks), 17).evaluate(model, *split.stage("test"), "test", torch.device("cpu"))
     assert len(single.users) == (split.test.getnnz(axis=1) > 0).sum()
     expected = single.summary("test")
     got = {k: v for k, v in results["metrics"].items() if k.startswith("test/")}
@@ -57,7 +57,7 @@ def ml100k_pop(tmp_path_factory):
     if not os.environ.get("RECBENCH_DATA_DIR"):
         pytest.skip("RECBENCH_DATA_DIR is not set")
     run = train(compose_config(["model=pop", "dataset=ml-100k"], tmp_path_factory.mktemp("pop"), tiny=False))
-    return run["metrics"]["test/ndcg@10"]
+    return run.metrics["test/ndcg@10"]
 
 
 @pytest.mark.slow
@@ -69,4 +69,4 @@ def test_tuned_models_beat_popularity_on_ml100k_after_short_training(name, epoch
     cfg = compose_config([f"experiment={name}_ml100k", "split=random", "evaluation.refit=false",
                           f"trainer.max_epochs={epochs}", "evaluation.monitor=ndcg@10"], tmp_path, tiny=False)
     run = train(cfg)
-    assert run["metrics"]["test/ndcg@10"] > ml100k_pop * 1.1
+    assert run.metrics["test/ndcg@10"] > ml100k_pop * 1.1

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from recbench.config import build as build_config
 from recbench.data.sources import find_dataset_dir
-from recbench.evaluation.evaluator import evaluate
+from recbench.evaluation.evaluator import Evaluator
 from recbench.experiment import train
 from tests.helpers import CONF_DIR, compose_config
 
@@ -76,8 +76,8 @@ def test_the_evaluator_never_recommends_known_items(name):
     model = build(name, 30, 20, **TINY[name])
     model.fit(train_matrix)
     target = sp.csr_matrix((np.random.default_rng(4).random((30, 20)) < 0.1) & (train_matrix.toarray() == 0))
-    result = evaluate(model, train_matrix, target, [5], batch_size=7, device=torch.device("cpu"),
-                      keep_top_items=True)
+    result = Evaluator([5], batch_size=7, keep_top_items=True).evaluate(model, train_matrix, target, "test",
+                                                                        torch.device("cpu"))
     known = train_matrix.toarray()[result.users[:, None], result.top_items]  # [n_evaluated, 5]
     assert len(result.users) > 0 and not known.any()
 
@@ -108,7 +108,7 @@ def ml100k_available() -> bool:
 def pop_ndcg(tmp_path_factory) -> float:
     results = train(compose_config(["dataset=ml-100k", "model=pop", "split=ratio_80_20"],
                                    tmp_path_factory.mktemp("pop"), tiny=False))
-    return results["metrics"]["test/ndcg@10"]
+    return results.metrics["test/ndcg@10"]
 
 
 @pytest.mark.skipif(not ml100k_available(), reason="ml-100k not found in $RECBENCH_DATA_DIR")
@@ -118,7 +118,7 @@ def test_beats_popularity_on_movielens_100k(name, pop_ndcg, tmp_path):
     overrides = ["model.alpha=0.1", "model.l1_ratio=0.1", "model.max_iter=5"] if name == "slim" else []
     results = train(compose_config(["dataset=ml-100k", f"model={name}", "split=ratio_80_20", *overrides],
                                    tmp_path, tiny=False))
-    assert results["metrics"]["test/ndcg@10"] > pop_ndcg + 0.1, (results["metrics"]["test/ndcg@10"], pop_ndcg)
+    assert results.metrics["test/ndcg@10"] > pop_ndcg + 0.1, (results.metrics["test/ndcg@10"], pop_ndcg)
 
 
 EXPERIMENTS = sorted(path.stem for path in (CONF_DIR / "experiment").glob("*.yaml")

@@ -9,7 +9,7 @@ import torch
 
 from plugins.itemknn import ItemKNN
 from plugins.userknn import UserKNN
-from recbench.models.similarity import SIMILARITIES, Similarity
+from recbench.linalg.similarity import SIMILARITIES, Similarity
 from tests.plugins.test_similarity import dense_reference, small_binary
 
 

@@ -26,20 +26,20 @@ def test_neumf_from_checkpoints_starts_as_the_alpha_mix_of_the_two_models(tmp_pa
     mlp_run = train(compose_config(["model=mlp", "trainer.max_epochs=1"], tmp_path / "mlp"))
     gmf_ckpt, mlp_ckpt = tmp_path / "gmf/checkpoints/best.ckpt", tmp_path / "mlp/checkpoints/best.ckpt"
     assert gmf_ckpt.is_file() and mlp_ckpt.is_file()
-    n_users, n_items = (gmf_run["dataset"]["stats"][k] for k in ("n_users", "n_items"))
+    n_users, n_items = (gmf_run.stats[k] for k in ("n_users", "n_items"))
     cfg = compose_config(["model=neumf", f"model.gmf_checkpoint={gmf_ckpt}",
                           f"model.mlp_checkpoint={mlp_ckpt}", "model.alpha=0.3"], tmp_path / "neumf")
     neumf = instantiate(cfg.model, n_users=n_users, n_items=n_items).eval()
     gmf = instantiate(compose_config(["model=gmf"], tmp_path).model, n_users=n_users, n_items=n_items)
     mlp = instantiate(compose_config(["model=mlp"], tmp_path).model, n_users=n_users, n_items=n_items)
     for model, path in ((gmf, gmf_ckpt), (mlp, mlp_ckpt)):
-        state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+        state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
         model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
         model.eval()
     users, history = torch.arange(6), torch.zeros(6, n_items)
     expected = 0.3 * gmf.score(users, history) + 0.7 * mlp.score(users, history)
     torch.testing.assert_close(neumf.score(users, history), expected)
-    assert mlp_run["metrics"]["valid/ndcg@10"] > 0
+    assert mlp_run.metrics["valid/ndcg@10"] > 0
 
 
 def test_neumf_trains_from_checkpoints_end_to_end(tmp_path):
@@ -48,7 +48,7 @@ def test_neumf_trains_from_checkpoints_end_to_end(tmp_path):
     run = train(compose_config(["model=neumf", f"model.gmf_checkpoint={tmp_path / 'gmf/checkpoints/best.ckpt'}",
                                 f"model.mlp_checkpoint={tmp_path / 'mlp/checkpoints/best.ckpt'}",
                                 "trainer.max_epochs=1"], tmp_path / "neumf"))
-    assert run["metrics"]["test/ndcg@10"] > 0
+    assert run.metrics["test/ndcg@10"] > 0
 
 
 def test_missing_or_mismatched_checkpoint_is_a_readable_error(tmp_path):

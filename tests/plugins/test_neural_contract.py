@@ -52,7 +52,7 @@ def test_same_seed_gives_identical_metrics(name, tmp_path):
 def test_a_different_seed_gives_different_metrics(name, tmp_path):
     a = train(compose_config([f"model={name}", "trainer.max_epochs=1"], tmp_path / "a"))
     b = train(compose_config([f"model={name}", "trainer.max_epochs=1", "seed=7"], tmp_path / "b"))
-    assert a["metrics"] != b["metrics"]
+    assert a.metrics != b.metrics
 
 
 @pytest.mark.parametrize("name", [*NEURAL, "mlp"])

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 import torch
 
 from recbench.errors import RecbenchError
-from recbench.models.similarity import SIMILARITIES, Similarity, top_k_neighbours
+from recbench.linalg.similarity import SIMILARITIES, Similarity, top_k_neighbours
 
 
 def small_binary(seed: int = 0) -> np.ndarray:

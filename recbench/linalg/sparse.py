@@ -50,3 +50,42 @@ def resize_loaded_buffers(module: nn.Module, state_dict: dict, prefix: str, name
             buffer = getattr(module, f"{name}_{part}")
             if key in state_dict and state_dict[key].shape != buffer.shape:
                 module.register_buffer(f"{name}_{part}", torch.empty_like(state_dict[key], device=buffer.device))
+
+
+def rows_times_csr(rows: Tensor, crow: Tensor, col: Tensor, values: Tensor, n_cols: int,
+                   chunk_entries: int = 1 << 24) -> Tensor:
+    """``rows @ M`` for mostly-zero dense ``rows`` and a CSR ``M``, touching only the nonzeros.
+
+    Each nonzero ``rows[b, j]`` adds ``rows[b, j] * M[j, :]`` to output row ``b``: the cost is the
+    nonzeros of ``rows`` times the lengths of the ``M`` rows they select, never ``B x n x n_cols``
+    as a sparse-times-dense product of the transposes would be. Contributions are added in chunks
+    of at most ``chunk_entries`` (bounded memory).
+
+    Args:
+        rows: ``[B, n]`` dense, mostly zeros (a batch of user histories or neighbour weights).
+        crow, col, values: ``M``'s CSR parts, ``[n + 1]``, ``[nnz]``, ``[nnz]``, on ``rows``' device.
+        n_cols: ``M``'s number of columns.
+
+    Returns:
+        ``[B, n_cols]`` float32.
+    """
+    device = rows.device
+    batch_row, inner = rows.nonzero().unbind(1)  # [p] each: the nonzeros of rows
+    weight = rows[batch_row, inner].float()
+    starts = crow[inner]
+    counts = crow[inner + 1] - starts  # [p]: entries of M each nonzero brings
+    out = torch.zeros(rows.shape[0], n_cols, device=device)
+    ends = counts.cumsum(0)  # [p]
+    first = 0
+    while first < len(ends):
+        # The next chunk: consecutive nonzeros whose entries fit in chunk_entries (one at least).
+        done = int(ends[first - 1]) if first else 0
+        last = max(int(torch.searchsorted(ends, done + chunk_entries, right=True)), first + 1)
+        part_counts = counts[first:last]
+        pair = torch.repeat_interleave(torch.arange(first, last, device=device), part_counts)  # [e]
+        offset = torch.arange(len(pair), device=device) - torch.repeat_interleave(
+            part_counts.cumsum(0) - part_counts, part_counts)
+        position = starts[pair] + offset  # [e] index into col/values
+        out.index_put_((batch_row[pair], col[position]), values[position] * weight[pair], accumulate=True)
+        first = last
+    return out

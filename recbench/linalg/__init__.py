@@ -1,0 +1,1 @@
+"""Linear algebra for fitted models: item and user similarities, sparse matrices kept as buffers."""

@@ -1,0 +1,158 @@
+"""Layers and losses that several model plugins share (plugins import these, never each other).
+
+- NCF's building blocks (He et al., WWW 2017): :class:`GMFBranch` (the element-wise product of user
+  and item factors) and :class:`MLPBranch` (concatenated embeddings through ReLU layers), used by
+  the ``gmf``, ``mlp`` and ``neumf`` plugins, and :func:`pointwise_bce`, their training loss.
+- The autoencoders' pieces (Liang et al., WWW 2018): :func:`tanh_stack`, :func:`multinomial_nll`,
+  :func:`kl_weight` and :func:`check_autoencoder`, used by ``multvae``, ``multdae`` and ``recvae``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from recbench.errors import require_fraction, require_positive
+
+
+# -- Neural Collaborative Filtering ------------------------------------------------------------
+def ncf_embeddings(n_users: int, n_items: int, embedding_dim: int) -> tuple[nn.Embedding, nn.Embedding]:
+    """User and item embeddings initialised from N(0, 0.01), as in the NCF paper."""
+    require_positive("model.embedding_dim", embedding_dim, integer=True)
+    users, items = nn.Embedding(n_users, embedding_dim), nn.Embedding(n_items, embedding_dim)
+    nn.init.normal_(users.weight, std=0.01)
+    nn.init.normal_(items.weight, std=0.01)
+    return users, items
+
+
+class GMFBranch(nn.Module):
+    """``p_u * q_i``: the element-wise product of user and item factors (NCF, section 3.2).
+
+    Args:
+        n_users: number of users.
+        n_items: number of items.
+        embedding_dim: size of the factors.
+    """
+
+    def __init__(self, n_users: int, n_items: int, embedding_dim: int):
+        super().__init__()
+        self.user_embedding, self.item_embedding = ncf_embeddings(n_users, n_items, embedding_dim)
+
+    @property
+    def out_features(self) -> int:
+        return self.user_embedding.embedding_dim
+
+    def forward(self, users: Tensor, items: Tensor) -> Tensor:
+        """Products ``[*S, d]`` for user-item pairs broadcast to a common shape ``S``."""
+        return self.user_embedding(users) * self.item_embedding(items)
+
+    def score_all(self, users: Tensor, weight: Tensor) -> Tensor:
+        """``weight . (p_u * q_i)`` for every item, ``[B, n_items]``, from weights ``[d]``.
+
+        ``(p_u * w) . q_i`` is one matrix product instead of a ``[B, n_items, d]`` tensor.
+        """
+        return (self.user_embedding(users) * weight) @ self.item_embedding.weight.T
+
+
+class MLPBranch(nn.Module):
+    """User and item embeddings, concatenated, through ReLU layers (NCF, section 3.3).
+
+    Args:
+        n_users: number of users.
+        n_items: number of items.
+        embedding_dim: size of the user and of the item embedding.
+        hidden_dims: sizes of the hidden ReLU layers.
+        dropout: dropout after each hidden layer.
+    """
+
+    def __init__(self, n_users: int, n_items: int, embedding_dim: int, hidden_dims: Sequence[int],
+                 dropout: float = 0.0):
+        super().__init__()
+        for width in hidden_dims:
+            require_positive("every entry of model.hidden_dims", width, integer=True)
+        require_fraction("model.dropout", dropout)
+        self.user_embedding, self.item_embedding = ncf_embeddings(n_users, n_items, embedding_dim)
+        layers, width = [], 2 * embedding_dim
+        for hidden in hidden_dims:
+            layers += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout)]
+            width = hidden
+        self.tower = nn.Sequential(*layers)
+        self.out_features = width
+
+    def forward(self, users: Tensor, items: Tensor) -> Tensor:
+        """The last hidden layer ``[*S, h]`` for user-item pairs broadcast to a common shape ``S``."""
+        u = self.user_embedding(users)  # [*S, d]
+        i = self.item_embedding(items)  # [*S, d]
+        u, i = torch.broadcast_tensors(u, i)
+        return self.tower(torch.cat([u, i], dim=-1))  # [*S, h]
+
+    def all_items(self, users: Tensor) -> Tensor:
+        """The last hidden layer of each user with every item, ``[B, n_items, h]``.
+
+        The first layer of ``[u; i]`` splits into ``W_u u + W_i i``: computing each half once and
+        broadcasting avoids building the ``[B, n_items, 2d]`` concatenation.
+        """
+        n_items = self.item_embedding.num_embeddings
+        if len(self.tower) == 0:  # no hidden layer: the features are [u; i] themselves
+            return self(users[:, None], torch.arange(n_items, device=users.device)[None, :])
+        first, rest = self.tower[0], self.tower[1:]
+        d = self.user_embedding.embedding_dim
+        user_part = self.user_embedding(users) @ first.weight[:, :d].T + first.bias  # [B, h1]
+        item_part = self.item_embedding.weight @ first.weight[:, d:].T  # [n_items, h1]
+        return rest(user_part[:, None, :] + item_part[None, :, :])  # [B, n_items, h_last]
+
+
+def pointwise_bce(model: Callable[[Tensor, Tensor], Tensor], batch: dict[str, Tensor]) -> Tensor:
+    """Binary cross-entropy of ``model(users, items)`` logits: the positive is 1, negatives 0.
+
+    On the logits (``binary_cross_entropy_with_logits``): applying ``BCELoss`` to an unbounded
+    linear output, as some tutorials do, is a bug.
+
+    Args:
+        model: maps broadcastable ``users`` ``[B, 1]`` and ``items`` ``[B, 1 + n_neg]`` to logits.
+        batch: an ``"interactions"`` batch.
+    """
+    users = batch["users"][:, None]  # [B, 1]
+    items = torch.cat([batch["items"][:, None], batch["negatives"]], dim=1)  # [B, 1 + n_neg]
+    logits = model(users, items)  # [B, 1 + n_neg]
+    labels = torch.zeros_like(logits)
+    labels[:, 0] = 1.0
+    return F.binary_cross_entropy_with_logits(logits, labels)
+
+
+# -- autoencoders ------------------------------------------------------------------------------
+def tanh_stack(dims: Sequence[int]) -> nn.Sequential:
+    """Linear layers ``dims[0] -> ... -> dims[-1]`` with tanh between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for i, (width_in, width_out) in enumerate(zip(dims[:-1], dims[1:])):
+        layers.append(nn.Linear(width_in, width_out))
+        if i < len(dims) - 2:
+            layers.append(nn.Tanh())
+    return nn.Sequential(*layers)
+
+
+def multinomial_nll(logits: Tensor, history: Tensor) -> Tensor:
+    """``-sum_i x_ui log softmax(logits_u)_i``, averaged over users.
+
+    Args:
+        logits: decoder outputs ``[B, n_items]``.
+        history: the users' interactions ``[B, n_items]`` (0/1).
+    """
+    return -(F.log_softmax(logits, dim=-1) * history).sum(-1).mean()
+
+
+def kl_weight(step: Tensor | int, anneal_cap: float, total_anneal_steps: int) -> Tensor:
+    """The KL weight beta: ``min(anneal_cap, step / total_anneal_steps)`` (Liang et al., 2.2.2)."""
+    return torch.as_tensor(step, dtype=torch.float32).div(total_anneal_steps).clamp(max=anneal_cap)
+
+
+def check_autoencoder(hidden_dims: Sequence[int], latent_dim: int, dropout: float, batch_size: int) -> None:
+    """The checks every autoencoder's constructor makes of its shared hyperparameters."""
+    for width in hidden_dims:
+        require_positive("every entry of model.hidden_dims", width, integer=True)
+    require_positive("model.latent_dim", latent_dim, integer=True)
+    require_fraction("model.dropout", dropout)
+    require_positive("model.batch_size", batch_size, integer=True)
