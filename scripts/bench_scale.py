@@ -11,7 +11,9 @@ machine still gives comparable numbers; repeat and take medians.
     python scripts/bench_scale.py --size ml-20m --models pop,ials,itemknn,mf --repeats 1
     python scripts/bench_scale.py --users 50000 --items 10000 --interactions 3000000
 
-Gradient models (MF, Mult-VAE) train one epoch; fitted models fit fully.
+Gradient models (MF, Mult-VAE) train one epoch; fitted models fit fully. On a machine shared
+with other jobs, run with ``OMP_NUM_THREADS=1``: with more threads than free cores every parallel
+region waits for the scheduler, and the run measures the load rather than the code.
 """
 
 from __future__ import annotations
@@ -160,6 +162,7 @@ def run_model(name: str, data_file: str, seed: int, device: str) -> dict:
         lap(f"eval_{stage}_s")
         out[f"{stage}_ndcg@10"] = round(float(result.per_user["ndcg@10"].mean()), 4)
     out["peak_rss_gb"] = round(peak_rss_gb(), 2)
+    out["threads"] = torch.get_num_threads()
     out.update(n_users=data.n_users, n_items=data.n_items, n_interactions=len(data), n_eval_users=n_eval["test"])
     return out
 
