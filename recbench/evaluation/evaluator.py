@@ -119,8 +119,10 @@ class RankingAccumulator:
             raise RecbenchError(
                 f"the model returned scores of shape {tuple(scores.shape)}, expected "
                 f"{(len(users), self.n_items)} (users x items): score() must score every item")
-        # A float64 sum is finite exactly when every score is: one cheap pass, no host sync.
-        finite = torch.isfinite(scores.sum(dtype=torch.float64))
+        # The extremes are finite exactly when every score is (max and min propagate NaN): one
+        # pass, no host sync.
+        low, high = torch.aminmax(scores)
+        finite = torch.isfinite(low) & torch.isfinite(high)
         self.non_finite = ~finite if self.non_finite is None else self.non_finite | ~finite
         # A copy (the model may have returned its own buffer), with NaN last, then known items masked.
         scores = mask_known(torch.nan_to_num(scores.float(), nan=float("-inf")), history)
