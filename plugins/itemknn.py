@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 
 from recbench.errors import require_positive
 from recbench.linalg.similarity import Similarity, top_k_neighbours
-from recbench.linalg.sparse import register_csr, resize_loaded_buffers, rows_times_csr
 
 
 class ItemKNN(nn.Module):
@@ -41,7 +39,6 @@ class ItemKNN(nn.Module):
         # Row i: item i's neighbours (ascending index) and their similarities.
         self.register_buffer("neighbours", torch.zeros(n_items, self.k, dtype=torch.long))  # [n_items, k]
         self.register_buffer("weights", torch.zeros(n_items, self.k))  # [n_items, k]
-        register_csr(self, "transposed", shape=(n_items, n_items))  # W^T [n_items, n_items]
 
     def fit(self, train: sp.csr_matrix) -> None:
         """Find each item's neighbours among the columns of ``train`` ``[n_users, n_items]``."""
@@ -49,17 +46,10 @@ class ItemKNN(nn.Module):
         order = indices.sort(dim=1)  # CSR wants ascending column indices within each row
         self.neighbours.copy_(order.values)
         self.weights.copy_(values.gather(1, order.indices))
-        # W^T (row j: the items that have j as a neighbour), so that scoring walks the history only.
-        rows = np.repeat(np.arange(self.n_items), self.k)
-        weights = sp.csr_matrix((self.weights.cpu().numpy().ravel(), (rows, self.neighbours.cpu().numpy().ravel())),
-                                shape=(self.n_items, self.n_items))
-        register_csr(self, "transposed", weights.T.tocsr())
 
     def score(self, users: Tensor, history: Tensor) -> Tensor:
-        # score[u, i] = sum_j history[u, j] W[i, j]: each of the user's items adds its row of W^T.
-        parts = (self.transposed_crow, self.transposed_col, self.transposed_values)
-        return rows_times_csr(history, *parts, self.n_items)  # [B, n_items]
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        resize_loaded_buffers(self, state_dict, prefix, ("transposed",))
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        # The neighbour lists as a sparse [n_items, n_items] matrix W, row i = item i's neighbours.
+        crow = torch.arange(0, self.n_items * self.k + 1, self.k, device=history.device)
+        weights = torch.sparse_csr_tensor(crow, self.neighbours.reshape(-1), self.weights.reshape(-1),
+                                          size=(self.n_items, self.n_items), check_invariants=False)
+        return (weights @ history.T).T  # [B, n_items]

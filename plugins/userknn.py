@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from recbench.errors import require_positive
 from recbench.linalg.similarity import Similarity, dense_stats, vector_stats
-from recbench.linalg.sparse import register_csr, resize_loaded_buffers, rows_times_csr
+from recbench.linalg.sparse import csr_tensor, register_csr, resize_loaded_buffers
 
 
 class UserKNN(nn.Module):
@@ -51,16 +51,14 @@ class UserKNN(nn.Module):
         self.user_sq.copy_(squares)
 
     def score(self, users: Tensor, history: Tensor) -> Tensor:
-        # Sparse walks over the history's and the neighbours' nonzeros (recbench.linalg.sparse).
-        train_t = (self.train_t_crow, self.train_t_col, self.train_t_values)
-        dot = rows_times_csr(history, *train_t, self.n_users)  # [B, n_users]
+        train = csr_tensor(self, "train", self.n_items)
+        dot = (train @ history.T).T  # [B, n_users]
         sims = self.similarity(dot, dense_stats(history), (self.user_sum, self.user_sq), self.n_items)
         sims[torch.arange(len(users), device=sims.device), users] = float("-inf")
         top = torch.topk(sims, self.k, dim=1)
         # -inf (the user themself) can only be picked when there is no other training user.
         weights = torch.zeros_like(sims).scatter_(1, top.indices, top.values.nan_to_num(neginf=0.0))  # [B, n_u]
-        train = (self.train_crow, self.train_col, self.train_values)
-        return rows_times_csr(weights, *train, self.n_items)  # [B, n_items]
+        return (csr_tensor(self, "train_t", self.n_users) @ weights.T).T  # [B, n_items]
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         resize_loaded_buffers(self, state_dict, prefix, ("train", "train_t"))

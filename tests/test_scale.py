@@ -12,7 +12,6 @@ import torch
 from recbench.data.synthetic import generate_synthetic
 from recbench.evaluation.evaluator import EvaluationBatches, csr_rows, dense_rows
 from recbench.evaluation.ranking import as_index, densify, hits_at, mask_known, top_k, top_k_exact
-from recbench.linalg.sparse import rows_times_csr
 
 
 def random_csr(n_rows: int, n_cols: int, density: float, seed: int) -> sp.csr_matrix:
@@ -66,17 +65,6 @@ def test_masking_and_hits_from_pairs_equal_the_dense_computation():
     assert torch.equal(masked, scores.masked_fill(history > 0, float("-inf")))
     top = top_k(masked, 8)
     assert torch.equal(hits_at(top, as_index(target), 20), target.gather(1, top))
-
-
-def test_rows_times_csr_equals_the_dense_product_in_any_chunking():
-    matrix = random_csr(50, 40, 0.2, seed=3)
-    matrix.data = np.random.default_rng(0).normal(size=matrix.nnz).astype(np.float32)
-    rows = random_csr(7, 50, 0.1, seed=4).toarray() * 2.5
-    parts = [torch.from_numpy(a) for a in (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64),
-                                           matrix.data)]
-    for chunk in (1, 7, 1 << 20):
-        out = rows_times_csr(torch.from_numpy(rows), *parts, 40, chunk_entries=chunk)
-        np.testing.assert_allclose(out.numpy(), rows @ matrix.toarray(), rtol=1e-5, atol=1e-6)
 
 
 def test_synthetic_data_costs_its_interactions_not_users_times_items():
