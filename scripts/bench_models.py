@@ -109,7 +109,7 @@ def main() -> None:
             for model in args.models:
                 rows.append(measure(model, dataset, args.epochs, output_dir))
                 print(json.dumps(rows[-1]), flush=True)
-    print(f"\n| model | dataset | fit s | s/epoch | eval s | test ndcg@20 |\n|---|---|---|---|---|---|")
+    print("\n| model | dataset | fit s | s/epoch | eval s | test ndcg@20 |\n|---|---|---|---|---|---|")
     for row in rows:
         print(f"| {row['model']} | {row['dataset']} | {row.get('fit_seconds', '')} | "
               f"{row.get('seconds_per_epoch', '')} | {row['eval_seconds']} | {row['test/ndcg@20']} |")

@@ -137,7 +137,7 @@ def test_fit_model_refit_sees_the_validation_targets(tmp_path):
 def test_mlp_beats_popularity_on_default_synthetic(tmp_path):
     pop = run(tmp_path / "pop", "model=pop", "trainer.max_epochs=30", tiny=False)
     mlp = run(tmp_path / "mlp", "model=mlp", "trainer.max_epochs=30", tiny=False)
-    assert mlp["metrics"]["test/ndcg@10"] > pop["metrics"]["test/ndcg@10"] * 1.2
+    assert mlp.metrics["test/ndcg@10"] > pop.metrics["test/ndcg@10"] * 1.2
 
 
 @pytest.mark.slow
@@ -145,8 +145,8 @@ def test_mlp_beats_popularity_on_default_synthetic(tmp_path):
 def test_mlp_beats_popularity_on_ml100k(tmp_path):
     pop = run(tmp_path / "pop", "model=pop", "dataset=ml-100k", tiny=False)
     mlp = run(tmp_path / "mlp", "model=mlp", "dataset=ml-100k", "trainer.max_epochs=30", tiny=False)
-    assert pop["dataset"]["stats"]["n_interactions"] == 100_000
-    assert mlp["metrics"]["test/ndcg@10"] > pop["metrics"]["test/ndcg@10"]
+    assert pop.stats["n_interactions"] == 100_000
+    assert mlp.metrics["test/ndcg@10"] > pop.metrics["test/ndcg@10"]
 
 
 class LossRecorder(pl.Callback):
@@ -172,7 +172,8 @@ def test_debug_fast_runs_one_batch_of_each_stage(tmp_path):
 
 def test_debug_overfit_drives_the_loss_down_on_one_batch(tmp_path):
     recorder = LossRecorder()
-    cfg = compose_config(["debug=overfit", "model=mf", "trainer.max_epochs=8", "evaluation.patience=10"], tmp_path)
+    cfg = compose_config(["debug=overfit", "model=mf", "model.optimizer.lr=0.05", "trainer.max_epochs=8",
+                          "evaluation.patience=10"], tmp_path)
     train(cfg, extra_callbacks=[recorder])
     assert recorder.steps == list(range(1, 9))   # one batch per epoch
     assert recorder.losses[-1] < 0.5 * recorder.losses[0]

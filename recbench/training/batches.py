@@ -43,6 +43,15 @@ class EpochSampler(Sampler):
             yield self.epoch, (self.rank + i * self.world_size) % self.n_batches
 
 
+def epoch_step(index: tuple[int, int] | int) -> tuple[int, int]:
+    """``(epoch, step)`` from an :class:`EpochSampler` index, or from a plain step index.
+
+    Lightning's ``overfit_batches`` replaces the sampler with a sequential one yielding plain
+    indices: they are taken as steps of epoch 0, so the same batches return every epoch.
+    """
+    return index if isinstance(index, tuple) else (0, int(index))
+
+
 def _generator(seed: int, epoch: int, step: int = -1) -> torch.Generator:
     return torch.Generator().manual_seed(hash((seed, epoch, step)) & 0x7FFF_FFFF_FFFF_FFFF)
 
@@ -104,8 +113,8 @@ class InteractionBatches(Dataset):
             negatives[pending] = torch.randint(self.n_items, (len(pending),), generator=generator)
         return negatives.view(shape)
 
-    def __getitem__(self, index: tuple[int, int]) -> dict[str, Tensor]:
-        epoch, step = index
+    def __getitem__(self, index: tuple[int, int] | int) -> dict[str, Tensor]:
+        epoch, step = epoch_step(index)
         chosen = self.order(epoch)[step * self.batch_size:(step + 1) * self.batch_size]
         users = self.users[chosen]
         return {
@@ -128,8 +137,8 @@ class UserBatches(Dataset):
     def __len__(self) -> int:
         return self.n_batches
 
-    def __getitem__(self, index: tuple[int, int]) -> dict[str, Tensor]:
-        epoch, step = index
+    def __getitem__(self, index: tuple[int, int] | int) -> dict[str, Tensor]:
+        epoch, step = epoch_step(index)
         order = self.order(epoch).numpy()
         users = self.user_ids[order[step * self.batch_size:(step + 1) * self.batch_size]]
         return {"users": torch.from_numpy(users), "history": dense_rows(self.train, users)}

@@ -15,7 +15,7 @@ from recbench.data.loading import load_dataset
 from recbench.data.predefined import PredefinedSplit, export_split
 from recbench.errors import RecbenchError
 from recbench.experiment import train
-from tests.helpers import TINY_DATA, compose_config
+from tests.helpers import compose_config
 
 
 def test_export_and_feed_back_gives_the_same_metrics(tmp_path, caplog):

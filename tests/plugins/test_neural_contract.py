@@ -43,9 +43,9 @@ def test_scores_every_item_with_finite_values(name, tmp_path):
 def test_same_seed_gives_identical_metrics(name, tmp_path):
     runs = [train(compose_config([f"model={name}", "trainer.max_epochs=2"], tmp_path / str(i)))
             for i in range(2)]
-    assert runs[0]["metrics"] == runs[1]["metrics"]
-    assert all(np.isfinite(v) for v in runs[0]["metrics"].values())
-    assert runs[0]["timing"]["epochs"] == 2
+    assert runs[0].metrics == runs[1].metrics
+    assert all(np.isfinite(v) for v in runs[0].metrics.values())
+    assert runs[0].timing.epochs == 2
 
 
 @pytest.mark.parametrize("name", ["mf", "multvae"])
