@@ -10,8 +10,8 @@ then an item of that category from ``phi_k``. Popular items are common for every
 personal part is what a good model must learn.
 
 Everything is sampled sparsely: the cost grows with the number of interactions, never with
-``n_users * n_items`` (ML-20M's size, 138k x 27k with 16M interactions, was generated on a loaded 2-core machine). Items are
-drawn with replacement and repeated draws are dropped, in rounds, until each user has their
+``n_users * n_items`` (ML-20M's size, 138k x 27k with 16M interactions, was generated on a loaded
+2-core machine). Items are drawn with replacement and repeated draws are dropped, in rounds, until each user has their
 number of distinct items; a user whose taste cannot supply enough distinct items is topped up
 with uniformly drawn ones.
 """
