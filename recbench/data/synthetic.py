@@ -11,9 +11,9 @@ personal part is what a good model must learn.
 
 Everything is sampled sparsely: the cost grows with the number of interactions, never with
 ``n_users * n_items`` (ML-20M's size, 138k x 27k with 16M interactions, was generated on a loaded
-2-core machine). Items are drawn with replacement and repeated draws are dropped, in rounds, until each user has their
-number of distinct items; a user whose taste cannot supply enough distinct items is topped up
-with uniformly drawn ones.
+2-core machine). Items are drawn with replacement and repeated draws are dropped, in rounds,
+until each user has their number of distinct items; a user whose taste cannot supply enough
+distinct items is topped up with uniformly drawn ones.
 """
 
 from __future__ import annotations
