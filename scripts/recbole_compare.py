@@ -28,8 +28,11 @@ What it does:
 Patches (applied at import time here, RecBole's files untouched): NumPy 2 removed ``np.float_``,
 ``np.complex_``, ``np.unicode_`` (which RecBole's ``Config`` aliases) and ``np.float``/``np.long``
 (which its metrics use); ``torch.utils.tensorboard`` is stubbed (RecBole imports it
-at module level; nothing here logs to TensorBoard); the best checkpoint is read here with
-``weights_only=False`` (torch >= 2.6 defaults to True and RecBole's checkpoints hold its config).
+at module level; nothing here logs to TensorBoard). The best epoch is restored by RecBole's own
+``trainer.evaluate(load_best_model=True)``; recbench's code never unpickles a checkpoint (its tests
+scan for that). RecBole's checkpoints hold its config object, which torch >= 2.6 refuses to load
+by default: if RecBole's load fails there, allow its classes with
+``torch.serialization.add_safe_globals`` (not yet needed or tested with this change).
 """
 
 from __future__ import annotations
