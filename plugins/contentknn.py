@@ -7,7 +7,8 @@ import torch
 from torch import Tensor, nn
 
 from recbench.errors import require, require_positive
-from recbench.linalg.similarity import Similarity, top_k_neighbours, top_k_neighbours_dense
+from recbench.linalg.similarity import (Similarity, score_from_neighbours, store_neighbours,
+                                       top_k_neighbours, top_k_neighbours_dense)
 from recbench.plugin import FeatureTensors
 
 
@@ -53,13 +54,7 @@ class ContentKNN(nn.Module):
             indices, values = top_k_neighbours(sp.csr_matrix(features.numpy()), self.similarity, self.k)
         else:  # dense embeddings: a dense product is far faster than a sparse one
             indices, values = top_k_neighbours_dense(features, self.similarity, self.k)
-        order = indices.sort(dim=1)  # CSR wants ascending column indices within each row
-        self.neighbours.copy_(order.values)
-        self.weights.copy_(values.gather(1, order.indices))
+        store_neighbours(self.neighbours, self.weights, indices, values)
 
     def score(self, users: Tensor, history: Tensor) -> Tensor:
-        # The neighbour lists as a sparse [n_items, n_items] matrix W, row i = item i's neighbours.
-        crow = torch.arange(0, self.n_items * self.k + 1, self.k, device=history.device)
-        weights = torch.sparse_csr_tensor(crow, self.neighbours.reshape(-1), self.weights.reshape(-1),
-                                          size=(self.n_items, self.n_items), check_invariants=False)
-        return (weights @ history.T).T  # [B, n_items]
+        return score_from_neighbours(self.neighbours, self.weights, history)  # [B, n_items]

@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from recbench.errors import require_positive
-from recbench.linalg.similarity import Similarity, top_k_neighbours
+from recbench.linalg.similarity import Similarity, score_from_neighbours, store_neighbours, top_k_neighbours
 
 
 class ItemKNN(nn.Module):
@@ -46,13 +46,7 @@ class ItemKNN(nn.Module):
     def fit(self, train: sp.csr_matrix) -> None:
         """Find each item's neighbours among the columns of ``train`` ``[n_users, n_items]``."""
         indices, values = top_k_neighbours(train.T.tocsr(), self.similarity, self.k)
-        order = indices.sort(dim=1)  # CSR wants ascending column indices within each row
-        self.neighbours.copy_(order.values)
-        self.weights.copy_(values.gather(1, order.indices))
+        store_neighbours(self.neighbours, self.weights, indices, values)
 
     def score(self, users: Tensor, history: Tensor) -> Tensor:
-        # The neighbour lists as a sparse [n_items, n_items] matrix W, row i = item i's neighbours.
-        crow = torch.arange(0, self.n_items * self.k + 1, self.k, device=history.device)
-        weights = torch.sparse_csr_tensor(crow, self.neighbours.reshape(-1), self.weights.reshape(-1),
-                                          size=(self.n_items, self.n_items), check_invariants=False)
-        return (weights @ history.T).T  # [B, n_items]
+        return score_from_neighbours(self.neighbours, self.weights, history)  # [B, n_items]

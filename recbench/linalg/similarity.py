@@ -154,3 +154,28 @@ def top_k_neighbours_dense(vectors: Tensor, similarity: Similarity, k: int,
         indices.append(top.indices)
         values.append(top.values.nan_to_num(neginf=0.0))
     return torch.cat(indices), torch.cat(values)
+
+
+def store_neighbours(neighbours: Tensor, weights: Tensor, indices: Tensor, values: Tensor) -> None:
+    """Copy each item's top-k neighbours ``[n_items, k]`` into the buffers, in ascending index order.
+
+    The order is the one a CSR row needs, so :func:`score_from_neighbours` can use the buffers as is.
+    """
+    order = indices.sort(dim=1)
+    neighbours.copy_(order.values)
+    weights.copy_(values.gather(1, order.indices))
+
+
+def score_from_neighbours(neighbours: Tensor, weights: Tensor, history: Tensor) -> Tensor:
+    """Item-based scores ``history @ W.T`` ``[B, n_items]``: row i of W holds item i's neighbours.
+
+    Args:
+        neighbours: neighbour indices ``[n_items, k]``, ascending in each row.
+        weights: their similarities ``[n_items, k]``.
+        history: the users' known items ``[B, n_items]``.
+    """
+    n_items, k = neighbours.shape
+    crow = torch.arange(0, n_items * k + 1, k, device=history.device)
+    matrix = torch.sparse_csr_tensor(crow, neighbours.reshape(-1), weights.reshape(-1),
+                                     size=(n_items, n_items), check_invariants=False)
+    return (matrix @ history.T).T  # [B, n_items]
