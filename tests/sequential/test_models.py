@@ -1,25 +1,18 @@
 """The sequence plugins against hand counts and the properties that define them."""
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
-from hydra.utils import instantiate
 
 from plugins.bert4rec import BERT4Rec
 from plugins.markov import Markov
 from plugins.sasrec import SASRec
-from recbench.config import build
-from recbench.data.loading import load_dataset
 from recbench.data.sequences import PAD, Sequences, history_sequences
-from recbench.evaluation.evaluator import Evaluator
-from tests.helpers import TINY_DATA, compose_config
+from tests.ddp_check import assert_ddp_matches_a_single_process
+from tests.helpers import TINY_DATA
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,26 +68,5 @@ def test_bert4rec_attention_is_bidirectional_and_drops_the_oldest_item_when_full
 def test_sasrec_ddp_test_metrics_equal_a_single_process_evaluation_of_the_checkpoint(tmp_path):
     overrides = ["model=sasrec", "model.embedding_dim=16", "model.max_len=20", "model.batch_size=16",
                  "split=leave_one_out", *TINY_DATA]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    subprocess.run([sys.executable, "run.py", "logger=none", "trainer=ddp", "trainer.devices=2",
-                    "trainer.accelerator=cpu", "trainer.max_epochs=2", "trainer.enable_progress_bar=false",
-                    f"hydra.run.dir={tmp_path}", *overrides], cwd=ROOT, env=env, check=True, timeout=600)
-    results = json.loads((tmp_path / "results.json").read_text())
-
-    cfg = compose_config(overrides, tmp_path / "single", tiny=False)
-    data = load_dataset(cfg.dataset)
-    split = build(cfg.split, "split")(data, seed=cfg.seed)
-    model = instantiate(cfg.model, n_users=data.n_users, n_items=data.n_items)
-    state = torch.load(tmp_path / "checkpoints/best.ckpt", map_location="cpu", weights_only=True)["state_dict"]
-    model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
-    model.eval()
-    single = Evaluator(list(cfg.evaluation.ks), 17).evaluate(
-        model, *split.stage("test"), "test", torch.device("cpu"), history_sequences(split, "test", model.max_len))
-    assert len(single.users) == (split.test.getnnz(axis=1) > 0).sum()
-    expected = single.summary("test")
-    got = {k: v for k, v in results["metrics"].items() if k.startswith("test/")}
-    # The run also records item segments and beyond-accuracy metrics; the plain evaluator's must agree.
-    assert expected.keys() <= got.keys()
-    got = {key: got[key] for key in expected}
-    for key in expected:
-        assert got[key] == pytest.approx(expected[key], abs=1e-6), key
+    assert_ddp_matches_a_single_process(overrides, tmp_path, timeout=600,
+                                        sequences=lambda split, model: history_sequences(split, "test", model.max_len))
