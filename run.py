@@ -1,5 +1,7 @@
 """Run one experiment: ``python run.py model=mlp`` (add ``-m`` for sweeps)."""
 
+import gc
+
 from recbench.threads import prefer_passive_waiting
 
 prefer_passive_waiting()  # before torch and numpy start their OpenMP runtimes (see recbench/threads.py)
@@ -18,4 +20,10 @@ def main(cfg: DictConfig) -> float | list[float | None] | None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        # Exempt every object left from the interpreter's last garbage collections: with torch and
+        # Lightning loaded they take over a second, after the run has finished. Exit handlers
+        # (W&B's among them) still run.
+        gc.freeze()

@@ -73,7 +73,7 @@ class NeuMF(nn.Module):
     batch_kind = "interactions"
 
     def __init__(self, n_users: int, n_items: int, embedding_dim: int = 32, mlp_embedding_dim: int = 32,
-                 hidden_dims: Sequence[int] = (64, 32, 16), dropout: float = 0.0,
+                 hidden_dims: Sequence[int] = (32, 16), dropout: float = 0.0,
                  gmf_checkpoint: str | None = None, mlp_checkpoint: str | None = None, alpha: float = 0.5,
                  num_negatives: int = 4, batch_size: int = 1024, optimizer: Callable | None = None, use_features: bool = False,
                  feature_inputs: Sequence[str] = ("item",), item_features=None, user_features=None):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shlex
 import shutil
@@ -72,15 +73,42 @@ def spread(values: list[float]) -> str:
 def tty_run(cwd: Path) -> tuple[float, float, int]:
     """Wall and CPU seconds of ``python run.py`` under a pseudo-terminal, and the lines it leaves."""
     typescript = cwd / "tty.log"
-    env = {**child_env(), "COLUMNS": "120", "LINES": "40"}
+    env = {**child_env(), "COLUMNS": "120", "LINES": "40", "TERM": os.environ.get("TERM", "xterm-256color")}
     cpu = children_cpu()
     start = time.perf_counter()
     subprocess.run(["script", "-qec", shlex.join(RUN), str(typescript)], cwd=cwd, env=env,
                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=True)
     seconds = time.perf_counter() - start
-    # Progress bars redraw with carriage returns: count the lines a terminal keeps (less script's
-    # own first and last line).
-    return seconds, children_cpu() - cpu, typescript.read_text(errors="replace").count("\n") - 2
+    lines = screen_lines(typescript.read_text(errors="replace", newline=""))
+    # Less script's own first and last line, and blank ones.
+    return seconds, children_cpu() - cpu, sum(1 for line in lines[1:-1] if line.strip()) - 1
+
+
+def screen_lines(text: str) -> list[str]:
+    """The lines a terminal holds once ``text`` is written to it, scrollback included.
+
+    Progress bars redraw in place with carriage returns, erase-line (ESC[2K) and cursor-up
+    (ESC[nA), so counting newlines would count every redraw. Those three and newlines are
+    interpreted; other escape sequences (colours) are dropped.
+    """
+    lines, row, col = [""], 0, 0
+    for token in re.split(r"(\x1b\[[0-9;?]*[A-Za-z]|\r|\n)", text):
+        if token == "\n":
+            row, col = row + 1, 0
+            if row == len(lines):
+                lines.append("")
+        elif token == "\r":
+            col = 0
+        elif token.startswith("\x1b["):
+            if token.endswith("A"):
+                row = max(0, row - int(token[2:-1] or 1))
+            elif token == "\x1b[2K":
+                lines[row] = ""
+        elif token:
+            line = lines[row].ljust(col)
+            lines[row] = line[:col] + token + line[col + len(token):]
+            col += len(token)
+    return lines
 
 
 def main() -> None:
@@ -126,7 +154,7 @@ def main() -> None:
             wall, cpu, tty_lines = tty_run(cwd)
             sample("run.py on a terminal", wall, cpu)
 
-        print(f"\n{'command':<26} {'wall seconds (contended)':<44} CPU seconds")
+        print(f"\n{'command':<26} {'wall seconds':<44} CPU seconds")
         for label, values in rows.items():
             print(f"{label:<26} {spread([w for w, _ in values]):<44} {spread([c for _, c in values])}")
         if "mlp" in train_seconds:

@@ -207,14 +207,16 @@ class RankingAccumulator:
             raise RecbenchError("the model produced NaN or infinite scores: lower the learning rate, "
                                 "check the model's hyperparameters, or fix its score()")
         order = torch.argsort(users)
-        users, metrics = users[order].cpu().numpy(), metrics[order].cpu().numpy()
+        # Metric-major, so each metric's column below is its own compact array (a column view
+        # would keep the whole matrix alive, and a checkpoint would save all of it per metric).
+        users, metrics = users[order].cpu().numpy(), metrics[order].T.contiguous().cpu().numpy()
         coverage = {f"coverage@{k}": float((recommended[row] > 0).float().mean())
                     for row, k in enumerate(self.ks)}
         if self.beyond is not None:
             coverage.update(self.beyond.catalogue(recommended, self.ks))
         return RankingResult(
             users=users,
-            per_user={name: metrics[:, col] for col, name in enumerate(self.names)},
+            per_user={name: metrics[row] for row, name in enumerate(self.names)},
             coverage=coverage,
             top_items=tops[order].cpu().numpy() if tops is not None else None,
             top_scores=top_scores[order].cpu().numpy() if top_scores is not None else None,
