@@ -117,7 +117,6 @@ def run_model(model_name: str, data_file: Path, overrides: list[str]) -> list[di
     """One model's pipeline in this process: a row per stage."""
     import numpy as np
     import pytorch_lightning as pl
-    import torch
 
     from recbench.config import build
     from recbench.data.loading import load_dataset
@@ -186,7 +185,7 @@ def table(rows: list[dict]) -> str:
 
 def child(*args: str) -> str:
     """This script with ``args`` in a fresh process (its own peak RSS); its last stdout line."""
-    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, __file__, *args], check=False, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(args[:2])} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     return done.stdout.strip().splitlines()[-1]
@@ -230,7 +229,8 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
     for name in args.models.split(","):
         try:
-            model_rows = json.loads(child("--run", name, str(data_file), *sum((["--override", o] for o in overrides), [])))
+            passed = [arg for override in overrides for arg in ("--override", override)]
+            model_rows = json.loads(child("--run", name, str(data_file), *passed))
         except RuntimeError as error:
             print(error, file=sys.stderr, flush=True)
             continue

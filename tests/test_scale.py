@@ -14,7 +14,13 @@ import pandas as pd
 import pytest
 
 from recbench.data import synthetic
-from recbench.data.synthetic import _ADJECTIVES, _NOUNS, _first_of_argsort, _skip_doubles, generate_synthetic
+from recbench.data.synthetic import (
+    _ADJECTIVES,
+    _NOUNS,
+    _first_of_argsort,
+    _skip_doubles,
+    generate_synthetic,
+)
 
 
 def dense_generate_synthetic(n_users=1000, n_items=500, n_categories=10, latent_dim=8, mean_interactions=40.0,
