@@ -3,7 +3,11 @@
 Users have latent tastes (a category preference plus a latent vector); items have a category,
 a long-tail popularity and a latent vector. Each user picks items by the Gumbel-top-k trick over
 ``taste_strength * <user, item> + log(popularity)``, so popular items are common for everyone
-while the personal part is what a good model must learn. All draws happen in whole arrays.
+while the personal part is what a good model must learn. Users are drawn a block at a time, so
+memory grows with a block of users times the items, never with all users times all items; the data
+are those that one dense ``[n_users, n_items]`` draw gives. (A block's ``user @ item`` may differ
+from the whole product's in the last bit, as the whole product already does between BLAS thread
+counts; the data change only where two scores, or a rating and a half-point, lie within 1e-14.)
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from recbench.errors import require_positive
+
+_BLOCK_VALUES = 1 << 20  # users x items values held at once: blocks of users cover the dense matrix
 
 _ADJECTIVES = ["Silent", "Golden", "Lost", "Electric", "Hidden", "Broken", "Wild", "Quiet", "Crimson",
                "Frozen", "Last", "Bright", "Northern", "Paper", "Iron", "Velvet"]
@@ -64,37 +70,95 @@ def generate_synthetic(
     user_vectors = rng.normal(size=(n_users, latent_dim))  # [n_users, d]
     category_taste = rng.dirichlet(np.full(n_categories, 0.3), size=n_users)  # [n_users, C]
 
-    logits = (
-        taste_strength * user_vectors @ item_vectors.T
-        + category_affinity * np.log(category_taste[:, item_category] * n_categories + 1e-3)
-        + np.log(popularity)[None, :]
-    )  # [n_users, n_items]
-    gumbel = -np.log(-np.log(rng.uniform(size=logits.shape)))
-    ranked = np.argsort(-(logits + gumbel), axis=1)  # each row: a sample without replacement
-
+    # The Gumbel noise is one [n_users, n_items] stream of uniforms, drawn a block of users at a time;
+    # everything drawn after it comes from a copy of the generator moved past those draws.
+    later = _skip_doubles(rng, n_users * n_items)
     sigma = 0.6
-    counts = rng.lognormal(np.log(mean_interactions) - sigma**2 / 2, sigma, size=n_users)
+    counts = later.lognormal(np.log(mean_interactions) - sigma**2 / 2, sigma, size=n_users)
     counts = np.clip(np.round(counts), min_interactions, n_items).astype(np.int64)  # [n_users]
-    taken = np.arange(n_items)[None, :] < counts[:, None]  # [n_users, n_items]
+
+    item_parts, logit_parts, logit_total = [], [], 0.0
+    block = max(1, _BLOCK_VALUES // n_items)  # users per block
+    for first in range(0, n_users, block):
+        rows = slice(first, min(first + block, n_users))
+        logits = (
+            taste_strength * user_vectors[rows] @ item_vectors.T
+            + category_affinity * np.log(category_taste[rows][:, item_category] * n_categories + 1e-3)
+            + np.log(popularity)[None, :]
+        )  # [block, n_items]
+        logit_total += float(logits.sum())
+        gumbel = -np.log(-np.log(rng.uniform(size=logits.shape)))
+        top = _first_of_argsort(-(logits + gumbel), counts[rows])  # each row: a sample without replacement
+        taken = np.arange(top.shape[1])[None, :] < counts[rows, None]  # [block, max count]
+        item_parts.append(top[taken])  # row-major, so aligned with `users`
+        logit_parts.append(np.take_along_axis(logits, top, axis=1)[taken])
     users = np.repeat(np.arange(n_users), counts)
-    items = ranked[taken]  # row-major, so aligned with `users`
+    items = np.concatenate(item_parts)
+    logit_mean = logit_total / (n_users * n_items)
 
     # Each user is active over a window; interactions are spread through it in random order.
-    start = rng.integers(1_500_000_000, 1_600_000_000, size=n_users)
-    span = rng.integers(86_400, 365 * 86_400, size=n_users)
-    timestamps = start[users] + (rng.uniform(size=len(users)) * span[users]).astype(np.int64)
-    ratings = np.clip(np.round(3.0 + logits[users, items] - logits.mean()), 1, 5)
+    start = later.integers(1_500_000_000, 1_600_000_000, size=n_users)
+    span = later.integers(86_400, 365 * 86_400, size=n_users)
+    timestamps = start[users] + (later.uniform(size=len(users)) * span[users]).astype(np.int64)
+    ratings = np.clip(np.round(3.0 + np.concatenate(logit_parts) - logit_mean), 1, 5)
 
     interactions = pd.DataFrame({
-        "user": np.char.add("u", users.astype(str)),
-        "item": np.char.add("i", items.astype(str)),
+        "user": _ids("u", n_users).take(users),
+        "item": _ids("i", n_items).take(items),
         "rating": ratings.astype(np.float32),
         "timestamp": timestamps,
     })
     titles = [f"{_ADJECTIVES[a]} {_NOUNS[b]} {i}" for i, (a, b) in enumerate(
-        zip(rng.integers(0, len(_ADJECTIVES), n_items), rng.integers(0, len(_NOUNS), n_items)))]
+        zip(later.integers(0, len(_ADJECTIVES), n_items), later.integers(0, len(_NOUNS), n_items)))]
     items_frame = pd.DataFrame(
         {"title": titles, "category": [f"category-{c}" for c in item_category]},
         index=pd.Index([f"i{i}" for i in range(n_items)], name="item"),
     )
     return interactions, items_frame
+
+
+def _skip_doubles(rng: np.random.Generator, n: int) -> np.random.Generator:
+    """A copy of ``rng`` in the state that ``rng.uniform(size=n)`` would leave it in.
+
+    A uniform double takes one 64-bit output of PCG64, and uniforms leave the generator's buffered
+    32-bit half-word alone; ``advance`` clears that buffer, so it is put back.
+    """
+    state = rng.bit_generator.state
+    moved = np.random.PCG64()
+    moved.state = state
+    moved.advance(n)
+    moved.state = {**moved.state, "has_uint32": state["has_uint32"], "uinteger": state["uinteger"]}
+    return np.random.Generator(moved)
+
+
+def _first_of_argsort(keys: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``np.argsort(keys, axis=1)[:, :max(counts)]``, where row ``r`` is needed to ``counts[r]`` only.
+
+    A partition then a sort of the few smallest keys gives the same columns wherever those keys
+    are distinct and the ``counts[r]``-th is below the next; a row with a tie there (probability
+    about zero for continuous keys) is sorted whole, so ties fall exactly as before.
+
+    Args:
+        keys: ``[B, n]`` sort keys.
+        counts: ``[B]`` how many leading columns of each row are used (1 to n).
+
+    Returns:
+        ``[B, max(counts)]`` column indices, ascending keys; past ``counts[r]`` any columns.
+    """
+    k = int(counts.max())
+    if k >= keys.shape[1]:
+        return np.argsort(keys, axis=1)
+    top = np.argpartition(keys, k, axis=1)[:, :k + 1]  # [B, k + 1]: the k + 1 smallest, unordered
+    values = np.take_along_axis(keys, top, axis=1)
+    order = np.argsort(values, axis=1)
+    top, values = np.take_along_axis(top, order, axis=1), np.take_along_axis(values, order, axis=1)
+    rising = values[:, 1:] > values[:, :-1]  # [B, k]; NaN compares false, so it counts as a tie
+    first_tie = np.where(rising.all(axis=1), k, rising.argmin(axis=1))
+    for row in np.flatnonzero(first_tie < counts):
+        top[row, :k] = np.argsort(keys[row])[:k]
+    return top[:, :k]
+
+
+def _ids(prefix: str, n: int) -> pd.api.extensions.ExtensionArray:
+    """``prefix0 .. prefix{n-1}`` as the string column pandas makes of them; ``take`` shares them."""
+    return pd.Series([f"{prefix}{i}" for i in range(n)]).array
