@@ -33,7 +33,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
-from recbench.data.feature_loading import attach_features
+from recbench.data.feature_needs import attach_features
 from recbench.data.loading import load_dataset
 from recbench.data.split_cache import cached_split
 from recbench.evaluation.evaluator import Evaluator
