@@ -127,7 +127,7 @@ class BeyondAccuracy:
 
         Args:
             top: ``[B, max(ks)]`` each user's list.
-            history: ``[B, n_items]`` known items.
+            history: ``[B, n_items]`` known items (sparse COO or dense).
             metrics: the accuracy metrics of the batch (``precision@K``, ``recall_all@K``: ``[B]``).
             ks: the cut-offs.
 

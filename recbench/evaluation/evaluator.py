@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 from recbench.data.sequences import trim_padding
 from recbench.errors import RecbenchError
 from recbench.evaluation.metrics import per_user_metrics
-from recbench.evaluation.ranking import mask_known, top_k
+from recbench.evaluation.ranking import count_per_row, dense_interactions, hits_at, interaction_pairs, top_k
 from recbench.evaluation.sampled import sampler_from_config
 from recbench.evaluation.segments import ALL_ITEMS, SEGMENTS, restrict, segment_masks, segment_metrics
 
@@ -30,19 +30,46 @@ def dense_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> Tensor:
     return torch.from_numpy(matrix[rows].toarray().astype(np.float32, copy=False))
 
 
+def interactions_only(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """``matrix`` in canonical CSR form (sorted, no duplicates) holding only its positive entries.
+
+    The matrix itself when it already is (the split's matrices are), so this costs one check.
+    """
+    matrix = sp.csr_matrix(matrix)
+    if matrix.has_canonical_format and bool((matrix.data > 0).all()):
+        return matrix
+    matrix = matrix.copy()
+    matrix.sum_duplicates()
+    matrix.data[matrix.data < 0] = 0  # a non-positive entry is no interaction, as ``> 0`` read it
+    matrix.eliminate_zeros()
+    return matrix
+
+
+def sparse_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> Tensor:
+    """Rows of a canonical CSR matrix (see :func:`interactions_only`) as a coalesced sparse COO
+    tensor ``[len(rows), n_cols]``: building it costs the rows' entries, never ``len(rows) x n_cols``."""
+    picked = matrix[rows]
+    row = np.repeat(np.arange(len(rows), dtype=np.int64), np.diff(picked.indptr))  # [nnz]
+    indices = torch.from_numpy(np.stack([row, picked.indices.astype(np.int64)]))  # [2, nnz]
+    values = torch.from_numpy(picked.data.astype(np.float32))
+    return torch.sparse_coo_tensor(indices, values, picked.shape, is_coalesced=True, check_invariants=False)
+
+
 class EvaluationBatches(Dataset):
     """Batches of the users that have a target in one stage; one item of the dataset = one batch.
 
     Users are sharded across processes without padding (``rank::world_size``) so that a user is
     never evaluated twice.
 
-    Each batch is ``{"users": [B], "history": [B, n_items], "target": [B, n_items]}``, plus
-    ``"sequence": [B, L]`` (the time-ordered histories of sequence models) when ``sequences``
-    ``[n_users, L]`` is given.
+    Each batch is ``{"users": [B], "history": [B, n_items], "target": [B, n_items]}``, history and
+    target as sparse COO tensors (the users' positive entries), plus ``"sequence": [B, L]`` (the
+    time-ordered histories of sequence models) when ``sequences`` ``[n_users, L]`` is given.
+    :func:`model_input` makes the dense history a model scores from, on the model's device.
     """
 
     def __init__(self, history: sp.csr_matrix, target: sp.csr_matrix, batch_size: int,
                  rank: int = 0, world_size: int = 1, sequences: Tensor | None = None):
+        history, target = interactions_only(history), interactions_only(target)
         users = np.flatnonzero(np.diff(target.indptr) > 0)[rank::world_size]
         self.batches = [users[i:i + batch_size] for i in range(0, len(users), batch_size)]
         self.history, self.target, self.sequences = history, target, sequences
@@ -54,8 +81,8 @@ class EvaluationBatches(Dataset):
         users = self.batches[index]
         batch = {
             "users": torch.from_numpy(users),
-            "history": dense_rows(self.history, users),
-            "target": dense_rows(self.target, users),
+            "history": sparse_rows(self.history, users),
+            "target": sparse_rows(self.target, users),
         }
         if self.sequences is not None:
             sequence = self.sequences[users]
@@ -64,8 +91,9 @@ class EvaluationBatches(Dataset):
 
 
 def model_input(batch: dict[str, Tensor]) -> Tensor:
-    """What ``score`` reads as history: the time-ordered sequence when the batch has one."""
-    return batch["sequence"] if "sequence" in batch else batch["history"]
+    """What ``score`` reads as history: the time-ordered sequence when the batch has one, else the
+    dense rows ``[B, n_items]``."""
+    return batch["sequence"] if "sequence" in batch else dense_interactions(batch["history"])
 
 
 @dataclass
@@ -133,30 +161,42 @@ class RankingAccumulator:
         return names
 
     def add(self, users: Tensor, scores: Tensor, history: Tensor, target: Tensor) -> None:
-        """Rank one batch. Shapes: users ``[B]``, scores/history/target ``[B, n_items]``."""
+        """Rank one batch.
+
+        Args:
+            users: ``[B]``.
+            scores: ``[B, n_items]``, the model's (never written to).
+            history: ``[B, n_items]`` known items, and target ``[B, n_items]`` held-out items: sparse
+                COO tensors as :class:`EvaluationBatches` makes them, or dense (nonzero = an item).
+        """
         if scores.shape != target.shape:
             raise RecbenchError(
                 f"the model returned scores of shape {tuple(scores.shape)}, expected "
                 f"{tuple(target.shape)} (users x items): score() must score every item")
-        finite = torch.isfinite(scores).all()
-        self.non_finite = ~finite if self.non_finite is None else self.non_finite | ~finite
-        scores = torch.nan_to_num(scores.float(), nan=float("-inf"))
+        if scores.numel():
+            low, high = torch.aminmax(scores)  # NaN propagates: one pass, no host sync
+            finite = torch.isfinite(low) & torch.isfinite(high)
+            self.non_finite = ~finite if self.non_finite is None else self.non_finite | ~finite
+        scores = scores.float()
+        known, held_out = interaction_pairs(history), interaction_pairs(target)  # [2, nnz] (row, item)
+        batch = len(users)
         if self.exclude_history:
-            scores = mask_known(scores, history)
+            scores = scores.index_put((known[0], known[1]), scores.new_full((), float("-inf")))
         if self.sampler is not None:
-            scores = self.sampler.restrict(users, scores, history, target)
+            scores = self.sampler.restrict(users, scores, dense_interactions(history), dense_interactions(target))
         kmax = min(max(self.ks), self.n_items)
         all_scores = scores
         if self.candidates is not None:
             self.candidates = self.candidates.to(scores.device)
             scores = restrict(scores, self.candidates)
-        top = top_k(scores, kmax)  # [B, kmax]
-        hits = target.gather(1, top).gt(0).float()  # [B, kmax]
-        metrics = per_user_metrics(hits, target.gt(0).sum(dim=1), self.ks)
+        top = top_k(scores, kmax)  # [B, kmax]: one ranking for every K, segment and metric
+        hits = hits_at(top, held_out, self.n_items)  # bool [B, kmax]
+        n_relevant = count_per_row(held_out, batch)  # [B]
+        metrics = per_user_metrics(hits.float(), n_relevant, self.ks)
         names, columns = list(metrics), [torch.stack(list(metrics.values()), dim=1)]
         if self.segments is not None:
             self.segments = self.segments.to(scores.device)
-            segment_names, values = segment_metrics(top, target, self.segments, self.ks)  # [B, S * M]
+            segment_names, values = segment_metrics(top, hits, held_out, self.segments, self.ks)  # [B, S * M]
             names, columns = names + segment_names, columns + [values]
         if self.beyond is not None:
             extra = self.beyond.per_user(top, history, metrics, self.ks)
@@ -164,7 +204,7 @@ class RankingAccumulator:
         if self.candidates is not None:
             # The second figure of a restricted protocol: the same targets ranked among all items.
             top_all = top_k(all_scores, kmax)
-            overall = per_user_metrics(target.gather(1, top_all).gt(0).float(), target.gt(0).sum(dim=1), self.ks)
+            overall = per_user_metrics(hits_at(top_all, held_out, self.n_items).float(), n_relevant, self.ks)
             names += [f"{ALL_ITEMS}/{name}" for name in overall]
             columns.append(torch.stack(list(overall.values()), dim=1))
         self.names = names
