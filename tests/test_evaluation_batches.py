@@ -45,11 +45,15 @@ def random_csr(seed: int, n_users: int, n_items: int, density: float) -> sp.csr_
 
 def test_batches_carry_sparse_rows_of_the_positive_entries():
     history, target = random_csr(0, 12, 9, 0.3), random_csr(1, 12, 9, 0.2)
-    for batch in EvaluationBatches(history, target, batch_size=5):
-        users = batch["users"].numpy()
-        assert batch["history"].is_sparse and batch["history"].shape == (len(users), 9)
-        np.testing.assert_array_equal(model_input(batch).numpy(), history[users].toarray())
-        np.testing.assert_array_equal(batch["target"].to_dense().numpy(), target[users].toarray())
+    for rank, world_size in ((0, 1), (1, 3)):
+        seen = []
+        for batch in EvaluationBatches(history, target, 5, rank, world_size):
+            users = batch["users"].numpy()
+            assert batch["history"].is_sparse and batch["history"].shape == (len(users), 9)
+            np.testing.assert_array_equal(model_input(batch).numpy(), history[users].toarray())
+            np.testing.assert_array_equal(batch["target"].to_dense().numpy(), target[users].toarray())
+            seen.extend(users.tolist())
+        assert seen == np.flatnonzero(target.getnnz(axis=1))[rank::world_size].tolist()
     # Not canonical: item 1 stored twice (summed, as a dense read sums it) and an explicit zero at item 2.
     raw = sp.csr_matrix((np.array([1.0, 1.0, 0.0], dtype=np.float32), np.array([1, 1, 2]), np.array([0, 3])),
                         shape=(1, 3))

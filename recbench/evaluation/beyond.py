@@ -58,21 +58,29 @@ def list_mean(top: Tensor, values: Tensor) -> Tensor:
     return values[top].float().mean(dim=1)
 
 
-def popularity_lift(top: Tensor, history: Tensor, counts: Tensor) -> Tensor:
-    """Per-user popularity lift of the list over the history, ``[B]`` (NaN for an empty history).
+def history_popularity(history: Tensor, counts: Tensor) -> Tensor:
+    """Mean training popularity of each user's known items, ``[B]`` (NaN for an empty history).
 
     Args:
-        top: ``[B, K]`` listed items.
         history: ``[B, n_items]`` known items, sparse COO or dense (nonzero = known).
         counts: ``[n_items]`` training popularity (integer counts).
     """
     known = interaction_pairs(history)  # [2, nnz]: the history's cost, not B x n_items
-    n_known = count_per_row(known, len(top))  # [B]
+    n_known = count_per_row(known, history.shape[0])  # [B]
     # Summed in float64, exact for integer counts, then rounded once (as float32 is, where exact).
-    total = count_per_row(known, len(top), counts[known[1]].double())  # [B]
-    profile = total.float() / n_known  # NaN where n_known = 0
-    listed = list_mean(top, counts)
-    return (listed - profile) / profile
+    total = count_per_row(known, history.shape[0], counts[known[1]].double())  # [B]
+    return total.float() / n_known  # NaN where n_known = 0
+
+
+def popularity_lift(top: Tensor, profile: Tensor, counts: Tensor) -> Tensor:
+    """Per-user popularity lift of the list over the history, ``[B]`` (NaN for an empty history).
+
+    Args:
+        top: ``[B, K]`` listed items.
+        profile: ``[B]`` the history's mean popularity (:func:`history_popularity`).
+        counts: ``[n_items]`` training popularity.
+    """
+    return (list_mean(top, counts) - profile) / profile
 
 
 def exposure(top: Tensor, n_items: int) -> Tensor:

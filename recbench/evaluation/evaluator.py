@@ -45,14 +45,15 @@ def interactions_only(matrix: sp.csr_matrix) -> sp.csr_matrix:
     return matrix
 
 
-def sparse_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> Tensor:
-    """Rows of a canonical CSR matrix (see :func:`interactions_only`) as a coalesced sparse COO
-    tensor ``[len(rows), n_cols]``: building it costs the rows' entries, never ``len(rows) x n_cols``."""
-    picked = matrix[rows]
-    row = np.repeat(np.arange(len(rows), dtype=np.int64), np.diff(picked.indptr))  # [nnz]
-    indices = torch.from_numpy(np.stack([row, picked.indices.astype(np.int64)]))  # [2, nnz]
-    values = torch.from_numpy(picked.data.astype(np.float32))
-    return torch.sparse_coo_tensor(indices, values, picked.shape, is_coalesced=True, check_invariants=False)
+def sparse_row_slice(matrix: sp.csr_matrix, start: int, stop: int) -> Tensor:
+    """Rows ``start:stop`` of a canonical CSR matrix (see :func:`interactions_only`) as a coalesced
+    sparse COO tensor ``[stop - start, n_cols]``: slices of its arrays, never ``rows x n_cols``."""
+    first, last = matrix.indptr[start], matrix.indptr[stop]
+    row = np.repeat(np.arange(stop - start, dtype=np.int64), np.diff(matrix.indptr[start:stop + 1]))  # [nnz]
+    indices = torch.from_numpy(np.stack([row, matrix.indices[first:last].astype(np.int64)]))  # [2, nnz]
+    values = torch.from_numpy(matrix.data[first:last].astype(np.float32))
+    return torch.sparse_coo_tensor(indices, values, (stop - start, matrix.shape[1]), is_coalesced=True,
+                                   check_invariants=False)
 
 
 class EvaluationBatches(Dataset):
@@ -70,19 +71,24 @@ class EvaluationBatches(Dataset):
     def __init__(self, history: sp.csr_matrix, target: sp.csr_matrix, batch_size: int,
                  rank: int = 0, world_size: int = 1, sequences: Tensor | None = None):
         history, target = interactions_only(history), interactions_only(target)
-        users = np.flatnonzero(np.diff(target.indptr) > 0)[rank::world_size]
-        self.batches = [users[i:i + batch_size] for i in range(0, len(users), batch_size)]
-        self.history, self.target, self.sequences = history, target, sequences
+        self.users = np.flatnonzero(np.diff(target.indptr) > 0)[rank::world_size]
+        self.batch_size, self.sequences = batch_size, sequences
+        # The evaluated users' rows in batch order, so that a batch is a slice of each matrix.
+        self.history, self.target = history[self.users], target[self.users]
 
     def __len__(self) -> int:
-        return len(self.batches)
+        return -(-len(self.users) // self.batch_size)
 
     def __getitem__(self, index: int) -> dict[str, Tensor]:
-        users = self.batches[index]
+        if not 0 <= index < len(self):
+            raise IndexError(index)  # ends a plain ``for batch in batches`` loop
+        start = index * self.batch_size
+        stop = min(start + self.batch_size, len(self.users))
+        users = self.users[start:stop]
         batch = {
             "users": torch.from_numpy(users),
-            "history": sparse_rows(self.history, users),
-            "target": sparse_rows(self.target, users),
+            "history": sparse_row_slice(self.history, start, stop),
+            "target": sparse_row_slice(self.target, start, stop),
         }
         if self.sequences is not None:
             sequence = self.sequences[users]
