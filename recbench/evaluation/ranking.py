@@ -19,11 +19,11 @@ def top_k(scores: Tensor, k: int) -> Tensor:
 
     ``torch.topk`` alone picks among tied scores in an unspecified, device-dependent order, which
     would make metrics differ between CPU and GPU. On CPU one ``topk`` of ``k + 1`` decides the
-    list of every row whose k-th and (k+1)-th scores differ (a small stable sort orders its
-    ties); the rare rows tied at the cut are ranked again by :func:`top_k_by_key`. Reading that
-    one flag on the host costs nothing on CPU; on other devices it would wait for the device
-    after every batch, so every row goes through :func:`top_k_by_key` there, which never syncs.
-    Both give the same lists.
+    list of every row whose k-th and (k+1)-th scores differ (a small stable sort orders equal
+    scores within the lists, when there are any); the rare rows tied at the cut are ranked again
+    by :func:`top_k_by_key`. Reading those flags on the host costs nothing on CPU; on other
+    devices it would wait for the device after every batch, so every row goes through
+    :func:`top_k_by_key` there, which never syncs. Both give the same lists.
 
     Args:
         scores: ``[B, n_items]``; masked items should be ``-inf``. NaN scores (which the
@@ -37,10 +37,11 @@ def top_k(scores: Tensor, k: int) -> Tensor:
         return top_k_by_key(scores, k)
     values, items = torch.topk(scores, k + 1, dim=1)  # [B, k + 1], best first
     tied_at_cut = values[:, k - 1] == values[:, k]  # [B]: the list's last place is shared
-    values, items = values[:, :k], items[:, :k]
-    by_index = items.sort(dim=1)  # item order first, which the stable sort keeps among ties
-    order = torch.sort(values.gather(1, by_index.indices), dim=1, descending=True, stable=True).indices
-    top = by_index.values.gather(1, order)
+    values, top = values[:, :k], items[:, :k]
+    if bool((values[:, 1:] == values[:, :-1]).any()):  # equal scores within some list
+        by_index = top.sort(dim=1)  # item order first, which the stable sort keeps among ties
+        order = torch.sort(values.gather(1, by_index.indices), dim=1, descending=True, stable=True).indices
+        top = by_index.values.gather(1, order)
     if bool(tied_at_cut.any()):
         rows = tied_at_cut.nonzero().squeeze(1)
         top[rows] = top_k_by_key(scores[rows], k)
