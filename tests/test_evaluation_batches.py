@@ -10,8 +10,14 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from recbench.data.sequences import PAD
 from recbench.evaluation.beyond_metrics import BeyondAccuracy
-from recbench.evaluation.evaluator import EvaluationBatches, Evaluator, RankingAccumulator, model_input
+from recbench.evaluation.evaluator import (
+    EvaluationBatches,
+    Evaluator,
+    RankingAccumulator,
+    model_input,
+)
 from recbench.evaluation.ranking import top_k, top_k_by_key
 from recbench.evaluation.segments import SEGMENTS, item_segments, segment_masks
 
@@ -60,6 +66,23 @@ def test_batches_carry_sparse_rows_of_the_positive_entries():
     batch = EvaluationBatches(raw, sp.csr_matrix(np.ones((1, 3), dtype=np.float32)), 4)[0]
     assert batch["history"].indices().tolist() == [[0], [1]]  # the stored zero is no interaction
     assert model_input(batch).tolist() == raw.toarray().tolist() == [[0.0, 2.0, 0.0]]
+
+
+def test_batches_made_on_a_device_and_sequences_trimmed_per_batch():
+    history, target = random_csr(6, 11, 8, 0.3), random_csr(7, 11, 8, 0.3)
+    lengths = torch.arange(11) % 4  # histories of 0-3 items, the rest padding
+    sequences = torch.where(torch.arange(5)[None, :] < lengths[:, None], torch.arange(11)[:, None] % 8, PAD)
+    on_host = EvaluationBatches(history, target, 3, sequences=sequences)
+    on_device = EvaluationBatches(history, target, 3, sequences=sequences, device=torch.device("cpu"))
+    assert len(on_host) == len(on_device) == -(-len(on_host.users) // 3)
+    for host, device in zip(on_host, on_device):
+        users = host["users"]
+        width = max(int(lengths[users].max()), 1)  # the longest history of the batch
+        assert torch.equal(host["sequence"], sequences[users, :width])
+        for name in ("users", "sequence"):
+            assert torch.equal(host[name], device[name])
+        for name in ("history", "target"):
+            assert torch.equal(host[name].to_dense(), device[name].to_dense())
 
 
 class TieScorer:

@@ -36,7 +36,11 @@ import math
 import torch
 from torch import Tensor
 
-from recbench.evaluation.ranking import count_per_row, dense_interactions, interaction_pairs
+from recbench.evaluation.ranking import (
+    count_per_row,
+    dense_interactions,
+    interaction_pairs,
+)
 
 HEAD_SHARE = 0.2
 CALIBRATION_ALPHA = 0.01

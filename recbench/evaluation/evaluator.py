@@ -20,9 +20,21 @@ from torch.utils.data import Dataset
 from recbench.data.sequences import trim_padding
 from recbench.errors import RecbenchError
 from recbench.evaluation.metrics import per_user_metrics
-from recbench.evaluation.ranking import count_per_row, dense_interactions, hits_at, interaction_pairs, top_k
+from recbench.evaluation.ranking import (
+    count_per_row,
+    dense_interactions,
+    hits_at,
+    interaction_pairs,
+    top_k,
+)
 from recbench.evaluation.sampled import sampler_from_config
-from recbench.evaluation.segments import ALL_ITEMS, SEGMENTS, restrict, segment_masks, segment_metrics
+from recbench.evaluation.segments import (
+    ALL_ITEMS,
+    SEGMENTS,
+    restrict,
+    segment_masks,
+    segment_metrics,
+)
 
 
 def dense_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> Tensor:
@@ -45,15 +57,30 @@ def interactions_only(matrix: sp.csr_matrix) -> sp.csr_matrix:
     return matrix
 
 
-def sparse_row_slice(matrix: sp.csr_matrix, start: int, stop: int) -> Tensor:
-    """Rows ``start:stop`` of a canonical CSR matrix (see :func:`interactions_only`) as a coalesced
-    sparse COO tensor ``[stop - start, n_cols]``: slices of its arrays, never ``rows x n_cols``."""
-    first, last = matrix.indptr[start], matrix.indptr[stop]
-    row = np.repeat(np.arange(stop - start, dtype=np.int64), np.diff(matrix.indptr[start:stop + 1]))  # [nnz]
-    indices = torch.from_numpy(np.stack([row, matrix.indices[first:last].astype(np.int64)]))  # [2, nnz]
-    values = torch.from_numpy(matrix.data[first:last].astype(np.float32))
-    return torch.sparse_coo_tensor(indices, values, (stop - start, matrix.shape[1]), is_coalesced=True,
-                                   check_invariants=False)
+class SlicedRows:
+    """The rows of a canonical CSR matrix (see :func:`interactions_only`) as (row, item, value)
+    tensors, so that rows ``start:stop`` are slices of them: a batch costs its entries, never
+    ``rows x n_items``, and nothing is copied from the host when they live on the device.
+
+    Args:
+        matrix: ``[n_rows, n_items]``.
+        device: where the tensors live (None: the host, as a DataLoader's batches).
+    """
+
+    def __init__(self, matrix: sp.csr_matrix, device: torch.device | None = None):
+        self.indptr = matrix.indptr.astype(np.int64)  # on the host: batch offsets without a device read
+        self.n_items = matrix.shape[1]
+        rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(self.indptr))
+        self.rows = torch.from_numpy(rows).to(device)  # [nnz]
+        self.items = torch.from_numpy(matrix.indices.astype(np.int64)).to(device)  # [nnz]
+        self.values = torch.from_numpy(matrix.data.astype(np.float32)).to(device)  # [nnz]
+
+    def slice(self, start: int, stop: int) -> Tensor:
+        """Rows ``start:stop`` as a coalesced sparse COO tensor ``[stop - start, n_items]``."""
+        first, last = int(self.indptr[start]), int(self.indptr[stop])
+        pairs = torch.stack([self.rows[first:last] - start, self.items[first:last]])  # [2, nnz]
+        return torch.sparse_coo_tensor(pairs, self.values[first:last], (stop - start, self.n_items),
+                                       is_coalesced=True, check_invariants=False)
 
 
 class EvaluationBatches(Dataset):
@@ -66,33 +93,38 @@ class EvaluationBatches(Dataset):
     target as sparse COO tensors (the users' positive entries), plus ``"sequence": [B, L]`` (the
     time-ordered histories of sequence models) when ``sequences`` ``[n_users, L]`` is given.
     :func:`model_input` makes the dense history a model scores from, on the model's device.
+    With ``device``, every batch is made there from tensors moved once (the fit path), so no
+    batch is copied from the host; without, batches are on the host (a DataLoader's).
     """
 
     def __init__(self, history: sp.csr_matrix, target: sp.csr_matrix, batch_size: int,
-                 rank: int = 0, world_size: int = 1, sequences: Tensor | None = None):
+                 rank: int = 0, world_size: int = 1, sequences: Tensor | None = None,
+                 device: torch.device | None = None):
         history, target = interactions_only(history), interactions_only(target)
-        self.users = np.flatnonzero(np.diff(target.indptr) > 0)[rank::world_size]
-        self.batch_size, self.sequences = batch_size, sequences
-        # The evaluated users' rows in batch order, so that a batch is a slice of each matrix.
-        self.history, self.target = history[self.users], target[self.users]
+        users = np.flatnonzero(np.diff(target.indptr) > 0)[rank::world_size]
+        self.batch_size, self.n_users = batch_size, len(users)
+        self.users = torch.from_numpy(users).to(device)
+        # The evaluated users' rows in batch order, so that a batch is a slice of each.
+        self.history, self.target = SlicedRows(history[users], device), SlicedRows(target[users], device)
+        self.sequences, self.widths = None, []
+        if sequences is not None:
+            sequences = sequences.cpu()[torch.from_numpy(users)]  # [n_evaluated, L]
+            # Widths found here, on the host: pad columns change no score, and cutting them saves work.
+            self.widths = [trim_padding(sequences[i:i + batch_size]) for i in range(0, len(users), batch_size)]
+            self.sequences = sequences.to(device)
 
     def __len__(self) -> int:
-        return -(-len(self.users) // self.batch_size)
+        return (self.n_users + self.batch_size - 1) // self.batch_size
 
     def __getitem__(self, index: int) -> dict[str, Tensor]:
         if not 0 <= index < len(self):
             raise IndexError(index)  # ends a plain ``for batch in batches`` loop
         start = index * self.batch_size
-        stop = min(start + self.batch_size, len(self.users))
-        users = self.users[start:stop]
-        batch = {
-            "users": torch.from_numpy(users),
-            "history": sparse_row_slice(self.history, start, stop),
-            "target": sparse_row_slice(self.target, start, stop),
-        }
+        stop = min(start + self.batch_size, self.n_users)
+        batch = {"users": self.users[start:stop], "history": self.history.slice(start, stop),
+                 "target": self.target.slice(start, stop)}
         if self.sequences is not None:
-            sequence = self.sequences[users]
-            batch["sequence"] = sequence[:, :trim_padding(sequence)]  # pad columns change no score
+            batch["sequence"] = self.sequences[start:stop, :self.widths[index]]
         return batch
 
 
@@ -351,10 +383,11 @@ class Evaluator:
                                   candidates, segments, self.beyond, self.exclude_history)
 
     def batches(self, history: sp.csr_matrix, target: sp.csr_matrix, rank: int = 0,
-                world_size: int = 1, sequences: Tensor | None = None) -> EvaluationBatches:
+                world_size: int = 1, sequences: Tensor | None = None,
+                device: torch.device | None = None) -> EvaluationBatches:
         """This process's share of the user batches of one stage (with ``sequences`` ``[n_users, L]``
-        for sequence models)."""
-        return EvaluationBatches(history, target, self.batch_size, rank, world_size, sequences)
+        for sequence models), made on ``device`` (None: on the host, for a DataLoader)."""
+        return EvaluationBatches(history, target, self.batch_size, rank, world_size, sequences, device)
 
     @torch.no_grad()
     def evaluate(self, model, history: sp.csr_matrix, target: sp.csr_matrix, stage: str,
@@ -367,8 +400,7 @@ class Evaluator:
         was_training = getattr(model, "training", False)
         if hasattr(model, "eval"):
             model.eval()
-        for batch in self.batches(history, target, sequences=sequences):
-            batch = {name: tensor.to(device) for name, tensor in batch.items()}
+        for batch in self.batches(history, target, sequences=sequences, device=device):
             accumulator.add(batch["users"], model.score(batch["users"], model_input(batch)),
                             batch["history"], batch["target"])
         if was_training:

@@ -46,7 +46,8 @@ def per_user_metrics(hits: Tensor, n_relevant: Tensor, ks: list[int]) -> dict[st
     ideal_cum = discounts.cumsum(dim=0)  # [kmax]: ideal DCG for 1..kmax relevant items
 
     # Every K at once where a metric is elementwise; the sums over ranks stay one per K.
-    cuts = torch.tensor(ks, device=hits.device)  # [K]
+    # Filled on the device: a tensor made from the list would be a copy from the host, a sync on GPUs.
+    cuts = torch.stack([torch.full((), k, device=hits.device) for k in ks])  # [K] int64
     n_hits = cum_hits[:, cuts - 1]  # [B, K]
     denominator = torch.minimum(n_relevant[:, None], cuts.to(hits.dtype))  # [B, K]
     ideal = ideal_cum[(denominator - 1).long()]  # [B, K]
