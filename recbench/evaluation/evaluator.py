@@ -162,7 +162,13 @@ class RankingResult:
 
 
 class RankingAccumulator:
-    """Collects per-user metrics batch by batch, on the scores' device (no host syncs per batch).
+    """Collects per-user metrics batch by batch, on the scores' device.
+
+    Off the CPU no batch waits for the device (no host sync) when history and target are the
+    sparse tensors of :class:`EvaluationBatches`; dense ones are read by ``nonzero``, which does.
+    Each batch is ranked once (:func:`~recbench.evaluation.ranking.top_k` of the largest K), and
+    every K, segment and beyond-accuracy metric reads that list; known items are masked and hits
+    found from the (row, item) pairs, never from ``[B, n_items]`` rows.
 
     ``beyond`` (a :class:`~recbench.evaluation.beyond_metrics.BeyondAccuracy`) adds the
     beyond-accuracy metrics of the same top-K lists. With ``exclude_history=False`` known items
