@@ -56,7 +56,7 @@ the user's latest items, oldest first, left-aligned and padded on the right with
 validation items when testing. A fitted sequence model is fitted as ``fit(train, sequences)``
 with each user's training items in time order (:class:`recbench.data.sequences.Sequences`).
 Such a plugin needs a split with ``time_ordered = True`` (``leave_one_out``, ``temporal``,
-``predefined``); the evaluator still masks known items from the dense rows.
+``predefined``); the evaluator still masks known items from the batch's history.
 
 A plugin never ranks, masks or computes metrics: the evaluator does that for every model alike.
 

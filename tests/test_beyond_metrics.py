@@ -48,7 +48,7 @@ def test_arp_and_aplt():
 def test_popularity_lift_over_the_history():
     top = torch.tensor([[0, 1], [2, 3], [0, 1]])
     history = torch.tensor([[0, 0, 1, 0], [1, 1, 0, 0], [0, 0, 0, 0]], dtype=torch.float32)
-    lift = beyond.popularity_lift(top, history, COUNTS)
+    lift = beyond.popularity_lift(top, beyond.history_popularity(history, COUNTS), COUNTS)
     # user 0: list 4.5 vs history 1 -> 3.5; user 1: list 0.5 vs history 4.5 -> -8/9; user 2: no history.
     assert lift[:2].tolist() == pytest.approx([3.5, (0.5 - 4.5) / 4.5])
     assert math.isnan(lift[2])

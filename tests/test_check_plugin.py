@@ -28,8 +28,8 @@ def test_a_correct_plugin_passes_every_check():
     ("StochasticScore", r"results change under a fixed seed: two calls of score\(\) on the same trained "
                         r"model gave different scores"),
     ("BatchDependent", r"scores depend on other users in the same batch: user \d+ scored alone differs"),
-    ("MutatesHistory", r"training items not masked by the evaluator: the evaluator recommended user \d+ the "
-                       r"known item \d+ .*score\(\) changes its history argument in place"),
+    ("MutatesHistory", r"score\(\) changes its history argument in place: recbench recommend and recbench "
+                       r"explain mask the known items from that tensor"),
     ("StateInAttribute", r"checkpoint round trip: a fresh instance loaded with the trained state_dict "
                          r"scores differently"),
     ("ResizedBuffer", r"checkpoint round trip: loading the trained state_dict into a fresh instance failed "

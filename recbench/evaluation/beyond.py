@@ -36,6 +36,12 @@ import math
 import torch
 from torch import Tensor
 
+from recbench.evaluation.ranking import (
+    count_per_row,
+    dense_interactions,
+    interaction_pairs,
+)
+
 HEAD_SHARE = 0.2
 CALIBRATION_ALPHA = 0.01
 
@@ -56,19 +62,29 @@ def list_mean(top: Tensor, values: Tensor) -> Tensor:
     return values[top].float().mean(dim=1)
 
 
-def popularity_lift(top: Tensor, history: Tensor, counts: Tensor) -> Tensor:
+def history_popularity(history: Tensor, counts: Tensor) -> Tensor:
+    """Mean training popularity of each user's known items, ``[B]`` (NaN for an empty history).
+
+    Args:
+        history: ``[B, n_items]`` known items, sparse COO or dense (nonzero = known).
+        counts: ``[n_items]`` training popularity (integer counts).
+    """
+    known = interaction_pairs(history)  # [2, nnz]: the history's cost, not B x n_items
+    n_known = count_per_row(known, history.shape[0])  # [B]
+    # Summed in float64, exact for integer counts, then rounded once (as float32 is, where exact).
+    total = count_per_row(known, history.shape[0], counts[known[1]].double())  # [B]
+    return total.float() / n_known  # NaN where n_known = 0
+
+
+def popularity_lift(top: Tensor, profile: Tensor, counts: Tensor) -> Tensor:
     """Per-user popularity lift of the list over the history, ``[B]`` (NaN for an empty history).
 
     Args:
         top: ``[B, K]`` listed items.
-        history: ``[B, n_items]`` known items (nonzero = known).
+        profile: ``[B]`` the history's mean popularity (:func:`history_popularity`).
         counts: ``[n_items]`` training popularity.
     """
-    known = (history > 0).float()  # [B, n_items]
-    n_known = known.sum(dim=1)
-    profile = (known @ counts.float()) / n_known  # [B]; NaN where n_known = 0
-    listed = list_mean(top, counts)
-    return (listed - profile) / profile
+    return (list_mean(top, counts) - profile) / profile
 
 
 def exposure(top: Tensor, n_items: int) -> Tensor:
@@ -129,11 +145,11 @@ def calibration_kl(top: Tensor, history: Tensor, genres: Tensor, alpha: float = 
 
     Args:
         top: ``[B, K]`` listed items.
-        history: ``[B, n_items]`` known items.
+        history: ``[B, n_items]`` known items, sparse COO or dense (nonzero = known).
         genres: ``[n_items, G]`` per-item genre distributions (see :func:`genre_distribution`).
         alpha: smoothing that keeps the divergence finite.
     """
-    known = (history > 0).float()  # [B, n_items]
+    known = dense_interactions(history).gt(0).float()  # [B, n_items]
     has_genres = (genres.sum(dim=1) > 0).float()  # [n_items]
     n_known = known @ has_genres  # [B]: history items that have genres
     p = (known @ genres) / n_known[:, None]  # [B, G]; NaN rows where n_known = 0

@@ -92,6 +92,7 @@ class BeyondAccuracy:
         self.counts = torch.from_numpy(counts.astype(np.float32))  # [n_items]
         self.info = beyond.self_information(self.counts, n_users)  # [n_items]
         self.head = torch.from_numpy(item_segments(counts, head_share)["head"])  # [n_items] bool
+        self.tail = (~self.head).float()  # [n_items]
         self.head_interactions = float(self.counts[self.head].sum() / self.counts.sum().clamp(min=1))
         self.unit_features = self.genres = None
         if missing:
@@ -116,7 +117,7 @@ class BeyondAccuracy:
 
     def to(self, device: torch.device) -> "BeyondAccuracy":
         """Move the tensors to ``device`` (once, before evaluation)."""
-        for attr in ("counts", "info", "head", "unit_features", "genres"):
+        for attr in ("counts", "info", "head", "tail", "unit_features", "genres"):
             value = getattr(self, attr)
             if value is not None:
                 setattr(self, attr, value.to(device))
@@ -127,7 +128,7 @@ class BeyondAccuracy:
 
         Args:
             top: ``[B, max(ks)]`` each user's list.
-            history: ``[B, n_items]`` known items.
+            history: ``[B, n_items]`` known items (sparse COO or dense).
             metrics: the accuracy metrics of the batch (``precision@K``, ``recall_all@K``: ``[B]``).
             ks: the cut-offs.
 
@@ -137,6 +138,8 @@ class BeyondAccuracy:
         if self.counts.device != top.device:
             self.to(top.device)
         out = {}
+        if "pop_lift" in self.names:
+            profile = beyond.history_popularity(history, self.counts)  # [B], the same for every K
         for k in ks:
             listed = top[:, :k]
             if "f1" in self.names:
@@ -146,9 +149,9 @@ class BeyondAccuracy:
             if "arp" in self.names:
                 out[f"arp@{k}"] = beyond.list_mean(listed, self.counts)
             if "aplt" in self.names:
-                out[f"aplt@{k}"] = beyond.list_mean(listed, (~self.head).float())
+                out[f"aplt@{k}"] = beyond.list_mean(listed, self.tail)
             if "pop_lift" in self.names:
-                out[f"pop_lift@{k}"] = beyond.popularity_lift(listed, history, self.counts)
+                out[f"pop_lift@{k}"] = beyond.popularity_lift(listed, profile, self.counts)
             if "ild" in self.names:
                 out[f"ild@{k}"] = beyond.intra_list_diversity(listed, self.unit_features)
             if "calibration" in self.names:

@@ -20,14 +20,67 @@ from torch.utils.data import Dataset
 from recbench.data.sequences import trim_padding
 from recbench.errors import RecbenchError
 from recbench.evaluation.metrics import per_user_metrics
-from recbench.evaluation.ranking import mask_known, top_k
+from recbench.evaluation.ranking import (
+    count_per_row,
+    dense_interactions,
+    hits_at,
+    interaction_pairs,
+    top_k,
+)
 from recbench.evaluation.sampled import sampler_from_config
-from recbench.evaluation.segments import ALL_ITEMS, SEGMENTS, restrict, segment_masks, segment_metrics
+from recbench.evaluation.segments import (
+    ALL_ITEMS,
+    SEGMENTS,
+    restrict,
+    segment_masks,
+    segment_metrics,
+)
 
 
 def dense_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> Tensor:
     """Rows of a CSR matrix as a dense float tensor ``[len(rows), n_cols]``."""
     return torch.from_numpy(matrix[rows].toarray().astype(np.float32, copy=False))
+
+
+def interactions_only(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """``matrix`` in canonical CSR form (sorted, no duplicates) holding only its positive entries.
+
+    The matrix itself when it already is (the split's matrices are), so this costs one check.
+    """
+    matrix = sp.csr_matrix(matrix)
+    if matrix.has_canonical_format and bool((matrix.data > 0).all()):
+        return matrix
+    matrix = matrix.copy()
+    matrix.sum_duplicates()
+    matrix.data[matrix.data < 0] = 0  # a non-positive entry is no interaction, as ``> 0`` read it
+    matrix.eliminate_zeros()
+    return matrix
+
+
+class SlicedRows:
+    """The rows of a canonical CSR matrix (see :func:`interactions_only`) as (row, item, value)
+    tensors, so that rows ``start:stop`` are slices of them: a batch costs its entries, never
+    ``rows x n_items``, and nothing is copied from the host when they live on the device.
+
+    Args:
+        matrix: ``[n_rows, n_items]``.
+        device: where the tensors live (None: the host, as a DataLoader's batches).
+    """
+
+    def __init__(self, matrix: sp.csr_matrix, device: torch.device | None = None):
+        self.indptr = matrix.indptr.astype(np.int64)  # on the host: batch offsets without a device read
+        self.n_items = matrix.shape[1]
+        rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(self.indptr))
+        self.rows = torch.from_numpy(rows).to(device)  # [nnz]
+        self.items = torch.from_numpy(matrix.indices.astype(np.int64)).to(device)  # [nnz]
+        self.values = torch.from_numpy(matrix.data.astype(np.float32)).to(device)  # [nnz]
+
+    def slice(self, start: int, stop: int) -> Tensor:
+        """Rows ``start:stop`` as a coalesced sparse COO tensor ``[stop - start, n_items]``."""
+        first, last = int(self.indptr[start]), int(self.indptr[stop])
+        pairs = torch.stack([self.rows[first:last] - start, self.items[first:last]])  # [2, nnz]
+        return torch.sparse_coo_tensor(pairs, self.values[first:last], (stop - start, self.n_items),
+                                       is_coalesced=True, check_invariants=False)
 
 
 class EvaluationBatches(Dataset):
@@ -36,36 +89,49 @@ class EvaluationBatches(Dataset):
     Users are sharded across processes without padding (``rank::world_size``) so that a user is
     never evaluated twice.
 
-    Each batch is ``{"users": [B], "history": [B, n_items], "target": [B, n_items]}``, plus
-    ``"sequence": [B, L]`` (the time-ordered histories of sequence models) when ``sequences``
-    ``[n_users, L]`` is given.
+    Each batch is ``{"users": [B], "history": [B, n_items], "target": [B, n_items]}``, history and
+    target as sparse COO tensors (the users' positive entries), plus ``"sequence": [B, L]`` (the
+    time-ordered histories of sequence models) when ``sequences`` ``[n_users, L]`` is given.
+    :func:`model_input` makes the dense history a model scores from, on the model's device.
+    With ``device``, every batch is made there from tensors moved once (the fit path), so no
+    batch is copied from the host; without, batches are on the host (a DataLoader's).
     """
 
     def __init__(self, history: sp.csr_matrix, target: sp.csr_matrix, batch_size: int,
-                 rank: int = 0, world_size: int = 1, sequences: Tensor | None = None):
+                 rank: int = 0, world_size: int = 1, sequences: Tensor | None = None,
+                 device: torch.device | None = None):
+        history, target = interactions_only(history), interactions_only(target)
         users = np.flatnonzero(np.diff(target.indptr) > 0)[rank::world_size]
-        self.batches = [users[i:i + batch_size] for i in range(0, len(users), batch_size)]
-        self.history, self.target, self.sequences = history, target, sequences
+        self.batch_size, self.n_users = batch_size, len(users)
+        self.users = torch.from_numpy(users).to(device)
+        # The evaluated users' rows in batch order, so that a batch is a slice of each.
+        self.history, self.target = SlicedRows(history[users], device), SlicedRows(target[users], device)
+        self.sequences, self.widths = None, []
+        if sequences is not None:
+            sequences = sequences.cpu()[torch.from_numpy(users)]  # [n_evaluated, L]
+            # Widths found here, on the host: pad columns change no score, and cutting them saves work.
+            self.widths = [trim_padding(sequences[i:i + batch_size]) for i in range(0, len(users), batch_size)]
+            self.sequences = sequences.to(device)
 
     def __len__(self) -> int:
-        return len(self.batches)
+        return (self.n_users + self.batch_size - 1) // self.batch_size
 
     def __getitem__(self, index: int) -> dict[str, Tensor]:
-        users = self.batches[index]
-        batch = {
-            "users": torch.from_numpy(users),
-            "history": dense_rows(self.history, users),
-            "target": dense_rows(self.target, users),
-        }
+        if not 0 <= index < len(self):
+            raise IndexError(index)  # ends a plain ``for batch in batches`` loop
+        start = index * self.batch_size
+        stop = min(start + self.batch_size, self.n_users)
+        batch = {"users": self.users[start:stop], "history": self.history.slice(start, stop),
+                 "target": self.target.slice(start, stop)}
         if self.sequences is not None:
-            sequence = self.sequences[users]
-            batch["sequence"] = sequence[:, :trim_padding(sequence)]  # pad columns change no score
+            batch["sequence"] = self.sequences[start:stop, :self.widths[index]]
         return batch
 
 
 def model_input(batch: dict[str, Tensor]) -> Tensor:
-    """What ``score`` reads as history: the time-ordered sequence when the batch has one."""
-    return batch["sequence"] if "sequence" in batch else batch["history"]
+    """What ``score`` reads as history: the time-ordered sequence when the batch has one, else the
+    dense rows ``[B, n_items]``."""
+    return batch["sequence"] if "sequence" in batch else dense_interactions(batch["history"])
 
 
 @dataclass
@@ -96,7 +162,13 @@ class RankingResult:
 
 
 class RankingAccumulator:
-    """Collects per-user metrics batch by batch, on the scores' device (no host syncs per batch).
+    """Collects per-user metrics batch by batch, on the scores' device.
+
+    Off the CPU no batch waits for the device (no host sync) when history and target are the
+    sparse tensors of :class:`EvaluationBatches`; dense ones are read by ``nonzero``, which does.
+    Each batch is ranked once (:func:`~recbench.evaluation.ranking.top_k` of the largest K), and
+    every K, segment and beyond-accuracy metric reads that list; known items are masked and hits
+    found from the (row, item) pairs, never from ``[B, n_items]`` rows.
 
     ``beyond`` (a :class:`~recbench.evaluation.beyond_metrics.BeyondAccuracy`) adds the
     beyond-accuracy metrics of the same top-K lists. With ``exclude_history=False`` known items
@@ -133,30 +205,42 @@ class RankingAccumulator:
         return names
 
     def add(self, users: Tensor, scores: Tensor, history: Tensor, target: Tensor) -> None:
-        """Rank one batch. Shapes: users ``[B]``, scores/history/target ``[B, n_items]``."""
+        """Rank one batch.
+
+        Args:
+            users: ``[B]``.
+            scores: ``[B, n_items]``, the model's (never written to).
+            history: ``[B, n_items]`` known items, and target ``[B, n_items]`` held-out items: sparse
+                COO tensors as :class:`EvaluationBatches` makes them, or dense (nonzero = an item).
+        """
         if scores.shape != target.shape:
             raise RecbenchError(
                 f"the model returned scores of shape {tuple(scores.shape)}, expected "
                 f"{tuple(target.shape)} (users x items): score() must score every item")
-        finite = torch.isfinite(scores).all()
-        self.non_finite = ~finite if self.non_finite is None else self.non_finite | ~finite
-        scores = torch.nan_to_num(scores.float(), nan=float("-inf"))
+        if scores.numel():
+            low, high = torch.aminmax(scores)  # NaN propagates: one pass, no host sync
+            finite = torch.isfinite(low) & torch.isfinite(high)
+            self.non_finite = ~finite if self.non_finite is None else self.non_finite | ~finite
+        scores = scores.float()
+        known, held_out = interaction_pairs(history), interaction_pairs(target)  # [2, nnz] (row, item)
+        batch = len(users)
         if self.exclude_history:
-            scores = mask_known(scores, history)
+            scores = scores.index_put((known[0], known[1]), scores.new_full((), float("-inf")))
         if self.sampler is not None:
-            scores = self.sampler.restrict(users, scores, history, target)
+            scores = self.sampler.restrict(users, scores, dense_interactions(history), dense_interactions(target))
         kmax = min(max(self.ks), self.n_items)
         all_scores = scores
         if self.candidates is not None:
             self.candidates = self.candidates.to(scores.device)
             scores = restrict(scores, self.candidates)
-        top = top_k(scores, kmax)  # [B, kmax]
-        hits = target.gather(1, top).gt(0).float()  # [B, kmax]
-        metrics = per_user_metrics(hits, target.gt(0).sum(dim=1), self.ks)
+        top = top_k(scores, kmax)  # [B, kmax]: one ranking for every K, segment and metric
+        hits = hits_at(top, held_out, self.n_items)  # bool [B, kmax]
+        n_relevant = count_per_row(held_out, batch)  # [B]
+        metrics = per_user_metrics(hits.float(), n_relevant, self.ks)
         names, columns = list(metrics), [torch.stack(list(metrics.values()), dim=1)]
         if self.segments is not None:
             self.segments = self.segments.to(scores.device)
-            segment_names, values = segment_metrics(top, target, self.segments, self.ks)  # [B, S * M]
+            segment_names, values = segment_metrics(top, hits, held_out, self.segments, self.ks)  # [B, S * M]
             names, columns = names + segment_names, columns + [values]
         if self.beyond is not None:
             extra = self.beyond.per_user(top, history, metrics, self.ks)
@@ -164,7 +248,7 @@ class RankingAccumulator:
         if self.candidates is not None:
             # The second figure of a restricted protocol: the same targets ranked among all items.
             top_all = top_k(all_scores, kmax)
-            overall = per_user_metrics(target.gather(1, top_all).gt(0).float(), target.gt(0).sum(dim=1), self.ks)
+            overall = per_user_metrics(hits_at(top_all, held_out, self.n_items).float(), n_relevant, self.ks)
             names += [f"{ALL_ITEMS}/{name}" for name in overall]
             columns.append(torch.stack(list(overall.values()), dim=1))
         self.names = names
@@ -305,10 +389,11 @@ class Evaluator:
                                   candidates, segments, self.beyond, self.exclude_history)
 
     def batches(self, history: sp.csr_matrix, target: sp.csr_matrix, rank: int = 0,
-                world_size: int = 1, sequences: Tensor | None = None) -> EvaluationBatches:
+                world_size: int = 1, sequences: Tensor | None = None,
+                device: torch.device | None = None) -> EvaluationBatches:
         """This process's share of the user batches of one stage (with ``sequences`` ``[n_users, L]``
-        for sequence models)."""
-        return EvaluationBatches(history, target, self.batch_size, rank, world_size, sequences)
+        for sequence models), made on ``device`` (None: on the host, for a DataLoader)."""
+        return EvaluationBatches(history, target, self.batch_size, rank, world_size, sequences, device)
 
     @torch.no_grad()
     def evaluate(self, model, history: sp.csr_matrix, target: sp.csr_matrix, stage: str,
@@ -321,8 +406,7 @@ class Evaluator:
         was_training = getattr(model, "training", False)
         if hasattr(model, "eval"):
             model.eval()
-        for batch in self.batches(history, target, sequences=sequences):
-            batch = {name: tensor.to(device) for name, tensor in batch.items()}
+        for batch in self.batches(history, target, sequences=sequences, device=device):
             accumulator.add(batch["users"], model.score(batch["users"], model_input(batch)),
                             batch["history"], batch["target"])
         if was_training:

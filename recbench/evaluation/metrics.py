@@ -45,16 +45,19 @@ def per_user_metrics(hits: Tensor, n_relevant: Tensor, ks: list[int]) -> dict[st
     n_relevant = n_relevant.to(hits.dtype)
     ideal_cum = discounts.cumsum(dim=0)  # [kmax]: ideal DCG for 1..kmax relevant items
 
-    out = {}
-    for k in ks:
-        n_hits = cum_hits[:, k - 1]
-        denominator = torch.clamp(n_relevant, max=k)
-        ideal = ideal_cum[(denominator - 1).long()]
-        out[f"precision@{k}"] = n_hits / k
-        out[f"recall@{k}"] = n_hits / denominator
-        out[f"recall_all@{k}"] = n_hits / n_relevant
-        out[f"hitrate@{k}"] = (n_hits > 0).to(hits.dtype)
-        out[f"ndcg@{k}"] = (hits[:, :k] * discounts[:k]).sum(dim=1) / ideal
-        out[f"mrr@{k}"] = torch.where(first_hit < k, 1.0 / (first_hit + 1.0), 0.0).to(hits.dtype)
-        out[f"map@{k}"] = (precision_at_rank[:, :k] * hits[:, :k]).sum(dim=1) / denominator
-    return out
+    # Every K at once where a metric is elementwise; the sums over ranks stay one per K.
+    # Filled on the device: a tensor made from the list would be a copy from the host, a sync on GPUs.
+    cuts = torch.stack([torch.full((), k, device=hits.device) for k in ks])  # [K] int64
+    n_hits = cum_hits[:, cuts - 1]  # [B, K]
+    denominator = torch.minimum(n_relevant[:, None], cuts.to(hits.dtype))  # [B, K]
+    ideal = ideal_cum[(denominator - 1).long()]  # [B, K]
+    columns = {
+        "precision": n_hits / cuts,
+        "recall": n_hits / denominator,
+        "recall_all": n_hits / n_relevant[:, None],
+        "hitrate": (n_hits > 0).to(hits.dtype),
+        "ndcg": torch.stack([(hits[:, :k] * discounts[:k]).sum(dim=1) for k in ks], dim=1) / ideal,
+        "mrr": torch.where(first_hit[:, None] < cuts, 1.0 / (first_hit[:, None] + 1.0), 0.0).to(hits.dtype),
+        "map": torch.stack([(precision_at_rank[:, :k] * hits[:, :k]).sum(dim=1) for k in ks], dim=1) / denominator,
+    }
+    return {f"{name}@{k}": columns[name][:, column] for column, k in enumerate(ks) for name in PER_USER_METRICS}

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from recbench.evaluation.metrics import per_user_metrics
+from recbench.evaluation.ranking import count_per_row
 
 SEGMENTS = ("warm", "cold", "head", "tail")
 ALL_ITEMS = "all"  # the key part of the all-items figures of a restricted-candidate protocol
@@ -40,12 +41,14 @@ def item_segments(train_counts: np.ndarray, head_share: float = 0.2) -> dict[str
     return {"warm": warm, "cold": ~warm, "head": head, "tail": ~head}
 
 
-def segment_metrics(top: Tensor, target: Tensor, masks: Tensor, ks: list[int]) -> tuple[list[str], Tensor]:
+def segment_metrics(top: Tensor, hits: Tensor, target: Tensor, masks: Tensor,
+                    ks: list[int]) -> tuple[list[str], Tensor]:
     """Per-user metrics of each segment for one ranked batch.
 
     Args:
         top: int64 ``[B, kmax]`` ranked items.
-        target: ``[B, n_items]``, nonzero at the users' targets.
+        hits: bool ``[B, kmax]``, True where the listed item is a target.
+        target: int64 ``[2, nnz]`` (row, item) pairs of the targets.
         masks: bool ``[S, n_items]``, one row per segment (in :data:`SEGMENTS` order).
         ks: the cut-offs.
 
@@ -53,11 +56,10 @@ def segment_metrics(top: Tensor, target: Tensor, masks: Tensor, ks: list[int]) -
         ``(names, values)``: names ``SEGMENT/metric@k`` and values ``[B, S * n_metrics]``, NaN
         where the user has no target in the segment.
     """
-    n_segments, batch = masks.shape[0], target.shape[0]
-    # Nothing of size S x B x n_items: hits come from the top-k lists, counts from one product.
-    hits = target.gather(1, top).gt(0)  # [B, kmax]
+    n_segments, batch = masks.shape[0], top.shape[0]
+    # Nothing of size S x B x n_items: hits come from the top-k lists, counts from the target pairs.
     hits = (hits.unsqueeze(0) & masks[:, top]).float()  # [S, B, kmax]
-    n_relevant = (target.gt(0).float() @ masks.T.float()).T  # [S, B]
+    n_relevant = count_per_row(target, batch, masks[:, target[1]].float())  # [S, B]
     metrics = per_user_metrics(hits.reshape(n_segments * batch, -1), n_relevant.reshape(-1).clamp(min=1), ks)
     values = torch.stack(list(metrics.values()), dim=1).reshape(n_segments, batch, -1)  # [S, B, M]
     values = values.masked_fill((n_relevant == 0).unsqueeze(2), float("nan"))

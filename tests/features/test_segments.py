@@ -26,7 +26,8 @@ def test_segment_metrics_count_only_the_segment_targets():
                            [0.0, 0, 0, 0, 1]])  # user 1: item 4 (warm, tail) at rank 2
     counts = np.array([5, 0, 3, 1, 1])
     masks = torch.from_numpy(np.stack([item_segments(counts)[s] for s in SEGMENTS]))
-    names, values = segment_metrics(top, target, masks, [3])
+    hits = target.gather(1, top) > 0  # [B, 3]
+    names, values = segment_metrics(top, hits, target.nonzero().T, masks, [3])
     metric = {name: values[:, i] for i, name in enumerate(names)}
     rank2, rank3 = 1 / math.log2(3), 1 / math.log2(4)
     torch.testing.assert_close(metric["cold/ndcg@3"][0], torch.tensor(rank3))
