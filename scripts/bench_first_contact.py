@@ -79,7 +79,8 @@ def tty_run(cwd: Path) -> tuple[float, float, int]:
     subprocess.run(["script", "-qec", shlex.join(RUN), str(typescript)], cwd=cwd, env=env,
                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=True)
     seconds = time.perf_counter() - start
-    lines = screen_lines(typescript.read_text(errors="replace", newline=""))
+    with open(typescript, errors="replace", newline="") as file:  # keep carriage returns as they are
+        lines = screen_lines(file.read())
     # Less script's own first and last line, and blank ones.
     return seconds, children_cpu() - cpu, sum(1 for line in lines[1:-1] if line.strip()) - 1
 
@@ -160,9 +161,9 @@ def main() -> None:
         if "mlp" in train_seconds:
             print(f"\nquick start (mlp): train seconds {spread(train_seconds['mlp'])}, epochs {epochs['mlp']}")
         print("test/ndcg@10 (seed 42): " + ", ".join(f"{m} {v:.4f}" for m, v in ndcg.items()))
-        if console is not None:
-            print(f"console of python run.py: {console.count(chr(10))} lines to a pipe or file, "
-                  f"{tty_lines if tty_lines is not None else 'n/a'} lines on a terminal")
+        piped = console.count(chr(10)) if console is not None else "n/a"
+        print(f"console of python run.py: {piped} lines to a pipe or file, "
+              f"{tty_lines if tty_lines is not None else 'n/a'} lines on a terminal")
         print(f"load average {os.getloadavg()[0]:.2f} at the end", flush=True)
         if args.show_console and console is not None:
             print("\n--- console (pipe) ---\n" + console)
