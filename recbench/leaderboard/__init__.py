@@ -5,7 +5,6 @@
 export, ``wandb_io`` reads from and pushes to W&B, ``callback`` prints it after a Hydra multirun.
 """
 
-
 from __future__ import annotations
 
 import importlib

@@ -132,7 +132,7 @@ class RecommenderModule(pl.LightningModule):
         # Already global over processes, so no further sync is needed. Only the monitor goes
         # through self.log, for early stopping, checkpoints, pruning and the epoch line; the rest
         # (about a hundred keys with segments) goes to the loggers in one call, because self.log
-        # costs about half a millisecond a key: most of an epoch on small data.
+        # costs about half a millisecond a key (55 ms of a 0.4 s epoch on the quick start).
         if self.monitor in summary:
             self.log(self.monitor, summary.pop(self.monitor), sync_dist=False, rank_zero_only=False)
         if self.trainer.is_global_zero and not self.trainer.sanity_checking:
