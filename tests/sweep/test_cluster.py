@@ -40,6 +40,7 @@ def test_a_sweep_through_the_submitit_launcher_fills_one_study(tmp_path):
     assert len(jobs) == 3
     returned = set()
     for path in jobs:
+        # Trusted: submitit wrote these pickles moments ago, in this test's own tmp_path.
         status, job_return = pickle.loads(path.read_bytes())
         assert status == "success"
         returned.add((Path(job_return.hydra_cfg.hydra.runtime.output_dir), job_return.return_value))
