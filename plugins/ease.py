@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from recbench.errors import require
+from recbench.linalg.sparse import history_times_dense
 
 
 def available_memory_bytes(device: torch.device) -> int | None:
@@ -68,4 +69,4 @@ class EASE(nn.Module):
         self.weights.copy_(weights)
 
     def score(self, users: Tensor, history: Tensor) -> Tensor:
-        return history @ self.weights  # [B, n_items]
+        return history_times_dense(history, self.weights)  # [B, n_items]

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from recbench.errors import require, require_fraction, require_positive
-from recbench.linalg.sparse import csr_tensor, register_csr, resize_loaded_buffers
+from recbench.linalg.sparse import csr_tensor, history_times_sparse, register_csr, resize_loaded_buffers
 
 
 def elastic_net_columns(gram: Tensor, n_samples: int, alpha: float, l1_ratio: float, max_iter: int,
@@ -99,7 +99,7 @@ class SLIM(nn.Module):
         register_csr(self, "weights_t", sp.csr_matrix(weights.T.float().cpu().numpy()))
 
     def score(self, users: Tensor, history: Tensor) -> Tensor:
-        return (csr_tensor(self, "weights_t", self.n_items) @ history.T).T  # [B, n_items]
+        return history_times_sparse(csr_tensor(self, "weights_t", self.n_items), history)  # [B, n_items]
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         resize_loaded_buffers(self, state_dict, prefix, ("weights_t",))

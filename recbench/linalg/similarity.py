@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from recbench.errors import require
+from recbench.linalg.sparse import history_times_sparse
 
 SIMILARITIES = ("cosine", "pearson", "jaccard", "asymmetric", "tversky")
 
@@ -178,4 +179,4 @@ def score_from_neighbours(neighbours: Tensor, weights: Tensor, history: Tensor) 
     crow = torch.arange(0, n_items * k + 1, k, device=history.device)
     matrix = torch.sparse_csr_tensor(crow, neighbours.reshape(-1), weights.reshape(-1),
                                      size=(n_items, n_items), check_invariants=False)
-    return (matrix @ history.T).T  # [B, n_items]
+    return history_times_sparse(matrix, history)  # [B, n_items]

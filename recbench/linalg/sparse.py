@@ -50,3 +50,39 @@ def resize_loaded_buffers(module: nn.Module, state_dict: dict, prefix: str, name
             buffer = getattr(module, f"{name}_{part}")
             if key in state_dict and state_dict[key].shape != buffer.shape:
                 module.register_buffer(f"{name}_{part}", torch.empty_like(state_dict[key], device=buffer.device))
+
+
+# Below this share of known items, a CPU product costs in proportion to the history's nonzeros,
+# not to n_items per user. At ML-20M's size (0.4% of 26,744 items per user) that is 100-200 times
+# less work; at ML-100K's (6%) the sparse product is still a little faster. On a GPU the dense
+# product is fast and counting the nonzeros would wait for the device, so it is always used there.
+SPARSE_HISTORY_DENSITY = 0.1
+
+
+def _sparse_on_cpu(history: Tensor) -> bool:
+    return history.device.type == "cpu" and int(torch.count_nonzero(history)) < SPARSE_HISTORY_DENSITY * history.numel()
+
+
+def history_times_dense(history: Tensor, weights: Tensor) -> Tensor:
+    """``history @ weights`` ``[B, n_items]``: a known-items batch ``[B, n_items]`` times a dense matrix."""
+    if _sparse_on_cpu(history):
+        return torch.sparse.mm(history.to_sparse_csr(), weights)
+    return history @ weights
+
+
+def history_times_sparse(matrix: Tensor, history: Tensor) -> Tensor:
+    """``(matrix @ history.T).T`` ``[B, n_rows]`` for a sparse CSR ``matrix`` ``[n_rows, n_items]``.
+
+    On CPU with a sparse history, scipy's sparse-times-sparse product does work in proportion to
+    the pairs (neighbour, known item) that meet (about 4x faster than torch's sparse-times-dense
+    product at ML-20M's size, and faster than torch's own sparse-times-sparse product).
+    """
+    if not _sparse_on_cpu(history):
+        return (matrix @ history.T).T
+    rows = history.to_sparse_csr()
+    history_csr = sp.csr_matrix((rows.values().numpy(), rows.col_indices().numpy(), rows.crow_indices().numpy()),
+                                shape=tuple(history.shape))
+    weights = sp.csr_matrix((matrix.values().numpy(), matrix.col_indices().numpy(), matrix.crow_indices().numpy()),
+                            shape=tuple(matrix.shape))
+    product = (weights @ history_csr.T).toarray()  # [n_rows, B]
+    return torch.from_numpy(np.ascontiguousarray(product.T))

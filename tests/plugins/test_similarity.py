@@ -9,6 +9,7 @@ import torch
 
 from recbench.errors import RecbenchError
 from recbench.linalg.similarity import SIMILARITIES, Similarity, top_k_neighbours
+from recbench.linalg.sparse import history_times_dense, history_times_sparse
 
 
 def small_binary(seed: int = 0) -> np.ndarray:
@@ -92,3 +93,23 @@ def test_top_k_neighbours_in_blocks_are_the_k_most_similar_others(kind):
 def test_unknown_similarity_is_a_readable_error():
     with pytest.raises(RecbenchError, match="model.similarity must be one of"):
         Similarity("cosin")
+
+
+@pytest.mark.parametrize("density", [0.02, 0.5])  # the sparse CPU path and the dense one
+def test_history_products_equal_dense_products(density):
+    # EASE, SLIM and ItemKNN score a sparse history through sparse products on CPU: the scores
+    # must be the dense product's, whichever path is taken.
+    rng = np.random.default_rng(0)
+    history = torch.from_numpy((rng.random((37, 211)) < density).astype(np.float32))
+    dense_weights = torch.from_numpy(rng.standard_normal((211, 211)).astype(np.float32))
+    sparse_weights = sp.random(211, 211, density=0.05, format="csr", random_state=1, dtype=np.float32)
+    as_torch = torch.sparse_csr_tensor(torch.from_numpy(sparse_weights.indptr.astype(np.int64)),
+                                       torch.from_numpy(sparse_weights.indices.astype(np.int64)),
+                                       torch.from_numpy(sparse_weights.data), size=sparse_weights.shape)
+
+    by_dense = history_times_dense(history, dense_weights)
+    by_sparse = history_times_sparse(as_torch, history)
+
+    np.testing.assert_allclose(by_dense.numpy(), history.numpy() @ dense_weights.numpy(), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(by_sparse.numpy(), history.numpy() @ sparse_weights.toarray().T, rtol=1e-5, atol=1e-5)
+    assert by_sparse.shape == by_dense.shape == (37, 211)
