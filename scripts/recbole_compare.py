@@ -28,11 +28,9 @@ What it does:
 Patches (applied at import time here, RecBole's files untouched): NumPy 2 removed ``np.float_``,
 ``np.complex_``, ``np.unicode_`` (which RecBole's ``Config`` aliases) and ``np.float``/``np.long``
 (which its metrics use); ``torch.utils.tensorboard`` is stubbed (RecBole imports it
-at module level; nothing here logs to TensorBoard). The best epoch is restored by RecBole's own
-``trainer.evaluate(load_best_model=True)``; recbench's code never unpickles a checkpoint (its tests
-scan for that). RecBole's checkpoints hold its config object, which torch >= 2.6 refuses to load
-by default: if RecBole's load fails there, allow its classes with
-``torch.serialization.add_safe_globals`` (not yet needed or tested with this change).
+at module level; nothing here logs to TensorBoard). RecBole's best epoch is kept in
+memory (:func:`keep_best_in_memory`) rather than written as its pickled checkpoint and read back,
+which torch >= 2.6 refuses and recbench's code never does (its tests scan for that).
 """
 
 from __future__ import annotations
@@ -66,6 +64,23 @@ def apply_patches() -> None:
 
     stub.SummaryWriter = SummaryWriter
     sys.modules["torch.utils.tensorboard"] = stub
+
+
+def keep_best_in_memory(trainer) -> dict:
+    """Make RecBole's trainer keep its best epoch's weights in memory instead of in a checkpoint file.
+
+    RecBole writes its best epoch as a pickle (its config object inside) and reads it back with a
+    plain ``torch.load``, which torch >= 2.6 refuses; nothing here unpickles a file, so the weights
+    it would have saved are copied where it saves them.
+    """
+    best: dict = {}
+
+    def save_checkpoint(epoch, verbose=True, **kwargs):
+        best["epoch"] = epoch
+        best["state_dict"] = {name: value.detach().clone() for name, value in trainer.model.state_dict().items()}
+
+    trainer._save_checkpoint = save_checkpoint
+    return best
 
 
 def write_benchmark_files(split, folder: Path, name: str, max_len: int) -> None:
@@ -104,6 +119,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--max-len", type=int, default=50)
     parser.add_argument("--loss", default="CE", choices=["CE", "BPR"])
+    parser.add_argument("--batch-size", type=int, default=2048, help="train_batch_size (RecBole's default)")
     parser.add_argument("--out", type=Path, default=Path("outputs/recbole_compare"))
     args = parser.parse_args()
     apply_patches()
@@ -130,7 +146,7 @@ def main() -> None:
         "data_path": str(folder), "benchmark_filename": ["train", "valid", "test"],
         "load_col": {"inter": ["user_id", "item_id_list", "item_id"]},
         "alias_of_item_id": ["item_id_list"], "MAX_ITEM_LIST_LENGTH": args.max_len,
-        "epochs": args.epochs, "train_batch_size": 256, "eval_batch_size": 256, "stopping_step": 5,
+        "epochs": args.epochs, "train_batch_size": args.batch_size, "eval_batch_size": 256, "stopping_step": 5,
         "loss_type": args.loss, "train_neg_sample_args": None if args.loss == "CE" else {"uniform": 1},
         "metrics": ["NDCG", "Hit", "MRR"], "topk": [10], "valid_metric": "NDCG@10",
         "eval_args": {"split": None, "order": "TO", "mode": "full", "group_by": "user"},
@@ -142,11 +158,12 @@ def main() -> None:
     train_data, valid_data, test_data = data_preparation(config, dataset)
     model = get_model(config["model"])(config, train_data.dataset).to(config["device"])
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    best = keep_best_in_memory(trainer)
     start = time.perf_counter()
     trainer.fit(train_data, valid_data, saved=True, show_progress=False)
     train_seconds = time.perf_counter() - start
-    # RecBole restores its best epoch from its own checkpoint file into `model` (trainer.model).
-    recbole_own = trainer.evaluate(test_data, load_best_model=True, show_progress=False)
+    model.load_state_dict(best["state_dict"])  # the best validation epoch, as RecBole would restore it
+    recbole_own = trainer.evaluate(test_data, load_best_model=False, show_progress=False)
     model.eval()
 
     # recbench's evaluator on the same users, histories and targets, known items excluded
@@ -170,7 +187,8 @@ def main() -> None:
             accumulator.add(batch["users"], ours, batch["history"], batch["target"])
     metrics = accumulator.gather().summary("test")
     result = {"model": args.model, "dataset": args.dataset, "seed": args.seed, "epochs": args.epochs,
-              "max_len": args.max_len, "loss": args.loss, "train_seconds": train_seconds,
+              "best_epoch": best.get("epoch"),
+              "max_len": args.max_len, "loss": args.loss, "batch_size": args.batch_size, "train_seconds": train_seconds,
               "eval_seconds": time.perf_counter() - start,
               "recbench_metrics_history_excluded": {k: metrics[f"test/{k}"] for k in ("ndcg@10", "hitrate@10", "mrr@10")},
               "recbole_own_metrics_history_not_excluded": {k: float(v) for k, v in recbole_own.items()}}
