@@ -64,7 +64,7 @@ class MultVAE(nn.Module):
         mean, log_var = self.encode(history)
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var)  # reparameterisation
         kl = 0.5 * (log_var.exp() + mean.pow(2) - 1 - log_var).sum(-1).mean()
-        beta = kl_weight(batch["step"], self.anneal_cap, self.total_anneal_steps).to(kl.device)
+        beta = kl_weight(batch["step"], self.anneal_cap, self.total_anneal_steps)  # a CPU scalar
         return multinomial_nll(self.decoder(z), history) + beta * kl
 
     def score(self, users: Tensor, history: Tensor) -> Tensor:

@@ -21,7 +21,8 @@ hyperparameters with defaults. Every plugin is a :class:`Scorer`; it is trained 
     with random positions (probability ``mask_prob``) to predict.
 
   Every training batch also carries ``"step"``: the number of optimizer steps taken so far, an
-  int64 scalar tensor (for schedules such as KL annealing).
+  int64 scalar tensor on the CPU (for schedules such as KL annealing; device ops take it as a
+  number, without a copy).
 
   A gradient model holds ``optimizer`` (a partial taking the parameters), ``batch_size`` and,
   for ``"interactions"``, ``num_negatives``. A model that needs several optimisers sets

@@ -52,20 +52,22 @@ def epoch_step(index: tuple[int, int] | int) -> tuple[int, int]:
     return index if isinstance(index, tuple) else (0, int(index))
 
 
-def _generator(seed: int, epoch: int, step: int = -1) -> torch.Generator:
-    return torch.Generator().manual_seed(hash((seed, epoch, step)) & 0x7FFF_FFFF_FFFF_FFFF)
+def _generator(seed: int, epoch: int, step: int = -1, device: torch.device | None = None) -> torch.Generator:
+    """The random stream of one (seed, epoch, step), on ``device`` (CPU by default)."""
+    return torch.Generator(device=device or "cpu").manual_seed(hash((seed, epoch, step)) & 0x7FFF_FFFF_FFFF_FFFF)
 
 
 class _EpochOrder:
     """The shuffled order of ``n`` rows for an epoch, computed once per epoch (a cache)."""
 
-    def __init__(self, n: int, seed: int):
-        self.n, self.seed = n, seed
+    def __init__(self, n: int, seed: int, device: torch.device | None = None):
+        self.n, self.seed, self.device = n, seed, device
         self.epoch, self.order = None, None
 
     def __call__(self, epoch: int) -> Tensor:
         if epoch != self.epoch:
-            self.epoch, self.order = epoch, torch.randperm(self.n, generator=_generator(self.seed, epoch))
+            generator = _generator(self.seed, epoch, device=self.device)
+            self.epoch, self.order = epoch, torch.randperm(self.n, generator=generator, device=generator.device)
         return self.order
 
 
@@ -74,15 +76,26 @@ class UnseenItemSampler:
 
     Args:
         train: binary training matrix ``[n_users, n_items]``.
+        device: where the draws are made (CPU by default).
+        fixed_rounds: redraw in a fixed number of rounds that never wait for the device (see
+            :meth:`__call__`); the default: off the CPU.
     """
 
-    def __init__(self, train: sp.csr_matrix):
+    def __init__(self, train: sp.csr_matrix, device: torch.device | None = None, fixed_rounds: bool | None = None):
         coo = train.tocoo()
         self.n_items = train.shape[1]
         # Sorted ``user * n_items + item`` keys; numpy's searchsorted is much faster than torch's on CPU.
         self.known = np.sort(coo.row.astype(np.int64) * self.n_items + coo.col)  # [nnz]
+        device = torch.device(device or "cpu")
+        self.fixed_rounds = device.type != "cpu" if fixed_rounds is None else fixed_rounds
+        if self.fixed_rounds:
+            self.known_keys = torch.from_numpy(self.known).to(device)
 
     def _is_known(self, keys: Tensor) -> Tensor:
+        if self.fixed_rounds:
+            known = self.known_keys
+            position = torch.searchsorted(known, keys).clamp(max=len(known) - 1)
+            return known[position] == keys
         keys = keys.numpy()
         position = np.minimum(np.searchsorted(self.known, keys), len(self.known) - 1)
         return torch.from_numpy(self.known[position] == keys)
@@ -90,10 +103,19 @@ class UnseenItemSampler:
     def __call__(self, users: Tensor, generator: torch.Generator) -> Tensor:
         """One unseen item per entry of ``users`` (any shape); the result has the same shape.
 
-        Only the clashing draws are redrawn, so each round is smaller than the last.
+        On the CPU only the clashing draws are redrawn, so each round is smaller than the last.
+        With ``fixed_rounds`` (on a device) every round redraws the clashes in place, for a fixed
+        number of rounds: asking whether any clash is left would make the host wait for the device
+        at every round. Either way a draw still clashing after the last round is kept (a user who
+        had all but a few items), which takes about ``density ** 20`` odds.
         """
-        items = torch.randint(self.n_items, users.shape, generator=generator).view(-1)
+        items = torch.randint(self.n_items, users.shape, generator=generator, device=users.device).view(-1)
         user_keys = users.reshape(-1) * self.n_items
+        if self.fixed_rounds:
+            for _ in range(_MAX_RESAMPLING_ROUNDS):
+                redraw = torch.randint(self.n_items, items.shape, generator=generator, device=users.device)
+                items = torch.where(self._is_known(user_keys + items), redraw, items)
+            return items.view(users.shape)
         pending = torch.arange(len(items))
         for _ in range(_MAX_RESAMPLING_ROUNDS):
             clash = self._is_known(user_keys[pending] + items[pending])
@@ -109,16 +131,23 @@ class InteractionBatches(Dataset):
 
     Batch ``{"users": [B], "items": [B], "negatives": [B, num_negatives]}``; a negative is never
     an item the user interacted with in training (rejection sampling, vectorised).
+
+    With a ``device`` (the model's GPU) the interactions stay there and every batch is shuffled,
+    sliced and sampled there, so a step copies nothing from the host and never waits for the
+    device. The draws then come from the device's generator: the same for a (seed, epoch, step) on
+    that device, but not the CPU's numbers.
     """
 
-    def __init__(self, train: sp.csr_matrix, batch_size: int, num_negatives: int, seed: int):
+    def __init__(self, train: sp.csr_matrix, batch_size: int, num_negatives: int, seed: int,
+                 device: torch.device | None = None):
         coo = train.tocoo()
-        self.users = torch.from_numpy(coo.row.astype(np.int64))
-        self.items = torch.from_numpy(coo.col.astype(np.int64))
-        self.sampler = UnseenItemSampler(train)
+        self.device = torch.device(device or "cpu")
+        self.users = torch.from_numpy(coo.row.astype(np.int64)).to(self.device)
+        self.items = torch.from_numpy(coo.col.astype(np.int64)).to(self.device)
+        self.sampler = UnseenItemSampler(train, self.device)
         self.batch_size, self.num_negatives, self.seed = batch_size, num_negatives, seed
         self.n_batches = math.ceil(len(self.users) / batch_size)
-        self.order = _EpochOrder(len(self.users), seed)
+        self.order = _EpochOrder(len(self.users), seed, self.device)
 
     def __len__(self) -> int:
         return self.n_batches
@@ -131,7 +160,7 @@ class InteractionBatches(Dataset):
             "users": users,
             "items": self.items[chosen],
             "negatives": self.sampler(users[:, None].expand(-1, self.num_negatives),
-                                      _generator(self.seed, epoch, step)),  # [B, num_negatives]
+                                      _generator(self.seed, epoch, step, self.device)),  # [B, num_negatives]
         }
 
 

@@ -76,8 +76,9 @@ class RecommenderModule(pl.LightningModule):
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int):
         # Optimizer steps taken so far (the same on every DDP process), for schedules such as
-        # KL annealing: models read it from the batch instead of keeping a hidden counter.
-        batch = {**batch, "step": torch.tensor(self.global_step, device=batch["users"].device)}
+        # KL annealing: models read it from the batch instead of keeping a hidden counter. A CPU
+        # scalar, which device ops take as a number: copying it to a GPU would wait for the GPU.
+        batch = {**batch, "step": torch.tensor(self.global_step)}
         if not self.automatic_optimization:
             loss = self.model.manual_step(batch, self)
         else:
@@ -207,6 +208,10 @@ class InteractionDataModule(pl.LightningDataModule):
         trainer = self.trainer
         return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
+    def _batch_device(self) -> torch.device:
+        """Where interaction batches are built: this process's device (CPU without a trainer)."""
+        return self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+
     def train_dataloader(self) -> DataLoader:
         if self.poisson:
             from recbench.privacy.lightning import poisson_batches
@@ -214,7 +219,8 @@ class InteractionDataModule(pl.LightningDataModule):
             dataset = poisson_batches(self.train_matrix, self.batch_kind, self.batch_size, self.num_negatives,
                                       self.seed)
         elif self.batch_kind == "interactions":
-            dataset = InteractionBatches(self.train_matrix, self.batch_size, self.num_negatives, self.seed)
+            dataset = InteractionBatches(self.train_matrix, self.batch_size, self.num_negatives, self.seed,
+                                         self._batch_device())
         elif self.batch_kind in SEQUENCE_BATCH_KINDS:
             dataset = sequence_batches(self.split, self.batch_kind, self.max_len, self.batch_size, self.seed,
                                        self.num_negatives, self.mask_prob)
