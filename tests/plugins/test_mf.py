@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pytest
@@ -59,3 +60,50 @@ def test_score_equals_the_pairwise_scores():
 def test_unknown_loss_is_a_readable_error():
     with pytest.raises(RecbenchError, match="model.loss must be one of bpr, bce, sampled_softmax"):
         MF(3, 3, loss="hinge")
+
+
+def adam(**settings):
+    return functools.partial(torch.optim.Adam, **settings)
+
+
+def test_sparse_gradients_take_dense_adams_first_step_on_the_batch_rows_only():
+    # Adam's first step moves an entry by lr * g / (|g| + eps): zero where the gradient is zero. So
+    # one SparseAdam step from the same start equals one dense Adam step exactly, and rows the
+    # batch did not touch stay where they were.
+    torch.manual_seed(0)
+    dense = MF(7, 9, embedding_dim=4, embedding_reg=0.1, num_negatives=2, optimizer=adam(lr=0.05))
+    sparse = MF(7, 9, embedding_dim=4, embedding_reg=0.1, num_negatives=2, optimizer=adam(lr=0.05),
+                sparse_gradients=True)
+    with torch.no_grad():
+        dense.item_bias.copy_(torch.linspace(-0.3, 0.3, 9))
+        sparse.item_bias.weight[:, 0] = dense.item_bias
+        sparse.user_embedding.weight.copy_(dense.user_embedding.weight)
+        sparse.item_embedding.weight.copy_(dense.item_embedding.weight)
+    batch = {"users": torch.tensor([0, 2, 2]), "items": torch.tensor([1, 3, 4]),
+             "negatives": torch.tensor([[5, 6], [0, 6], [8, 5]])}
+    assert sparse.loss(batch).item() == pytest.approx(dense.loss(batch).item(), rel=1e-6)
+    before = dense.item_embedding.weight.detach().clone()
+    for model in (dense, sparse):
+        optimizer = model.configure_optimizers()
+        model.loss(batch).backward()
+        optimizer.step()
+    assert isinstance(sparse.configure_optimizers(), torch.optim.SparseAdam)
+    assert sparse.user_embedding.weight.grad.is_sparse
+    torch.testing.assert_close(sparse.user_embedding.weight, dense.user_embedding.weight)
+    torch.testing.assert_close(sparse.item_embedding.weight, dense.item_embedding.weight)
+    torch.testing.assert_close(sparse.item_bias.weight[:, 0], dense.item_bias)
+    untouched = [2, 7]  # items in no pair of the batch
+    assert torch.equal(sparse.item_embedding.weight[untouched], before[untouched])
+    assert not torch.equal(sparse.item_embedding.weight[1], before[1])
+    users = torch.tensor([0, 1, 2])
+    torch.testing.assert_close(sparse.score(users, None), dense.score(users, None))
+
+
+@pytest.mark.parametrize("optimizer, message", [
+    (adam(lr=0.01, weight_decay=0.1), "weight_decay=0"),
+    (functools.partial(torch.optim.SGD, lr=0.01), "torch.optim.Adam"),
+    (adam(lr=0.01, amsgrad=True), "amsgrad"),
+])
+def test_sparse_gradients_reject_what_sparse_adam_cannot_do(optimizer, message):
+    with pytest.raises(RecbenchError, match=message):
+        MF(3, 4, optimizer=optimizer, sparse_gradients=True)
