@@ -7,6 +7,7 @@ with other jobs wall time is inflated, CPU time much less so).
 
     python scripts/bench_sequential.py --datasets ml-100k ml-latest-small --seeds 1 2 3
     python scripts/bench_sequential.py --models sasrec_ce --seeds 1 --extra trainer.max_epochs=10
+    python scripts/bench_sequential.py --stored-only      # the table of what has run so far
 
 Runs already in ``--out`` (a results.json in their folder) are read, not run again, so the
 script can be stopped and resumed.
@@ -39,11 +40,17 @@ MODELS = {
 METRICS = ("ndcg@10", "hitrate@10", "mrr@10")
 
 
-def run_one(out: Path, dataset: str, model: str, seed: int, extra: list[str], threads: int) -> dict | None:
-    """One run (or its stored results); returns results.json plus the child's CPU seconds."""
+def run_one(out: Path, dataset: str, model: str, seed: int, extra: list[str], threads: int,
+            stored_only: bool = False) -> dict | None:
+    """One run (or its stored results); returns results.json plus the child's CPU seconds.
+
+    With ``stored_only`` a run not yet stored is skipped (None) instead of started.
+    """
     folder = out / dataset / model / f"seed{seed}"
     results = folder / "results.json"
     cpu_file = folder / "cpu_seconds.txt"
+    if not results.is_file() and stored_only:
+        return None
     if not results.is_file():
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
                "WANDB_MODE": "offline"}
@@ -73,18 +80,19 @@ def summary(values: list[float]) -> str:
 
 
 def table(rows: dict[tuple[str, str], list[dict]]) -> str:
-    lines = ["| dataset | model | seeds | NDCG@10 | HR@10 | MRR@10 | epochs | train s | eval s | CPU s |",
+    lines = ["| dataset | model | seeds | NDCG@10 | HR@10 | MRR@10 | epochs (best) | train s | eval s | CPU s |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for (dataset, model), runs in rows.items():
         if not runs:
             continue
         metric = {m: [r["metrics"][f"test/{m}"] for r in runs] for m in METRICS}
         timing = [r["timing"] for r in runs]
-        epochs = [t.get("epochs") for t in timing if t.get("epochs") is not None]
+        # epochs trained and the (1-based) epoch tested, per seed
+        epochs = ", ".join(f"{t['epochs']} ({t['best_epoch'] + 1})" for t in timing if t.get("epochs") is not None)
         mean = statistics.mean
         lines.append(
             f"| {dataset} | {model} | {len(runs)} | {summary(metric['ndcg@10'])} | {summary(metric['hitrate@10'])} "
-            f"| {summary(metric['mrr@10'])} | {mean(epochs) if epochs else '-'} "
+            f"| {summary(metric['mrr@10'])} | {epochs or '-'} "
             f"| {mean(t['train_seconds'] for t in timing):.1f} | {mean(t['eval_seconds'] for t in timing):.1f} "
             f"| {mean(r['cpu_seconds'] for r in runs):.0f} |")
     return "\n".join(lines)
@@ -98,11 +106,13 @@ def main() -> None:
     parser.add_argument("--extra", nargs="*", default=[], help="further overrides for every run")
     parser.add_argument("--threads", type=int, default=2, help="OMP threads per run")
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench_sequential")
+    parser.add_argument("--stored-only", action="store_true", help="tabulate the stored runs, start none")
     args = parser.parse_args()
     rows: dict[tuple[str, str], list[dict]] = {}
     for dataset in args.datasets:
         for model in args.models:
-            runs = [run_one(args.out, dataset, model, seed, args.extra, args.threads) for seed in args.seeds]
+            runs = [run_one(args.out, dataset, model, seed, args.extra, args.threads, args.stored_only)
+                    for seed in args.seeds]
             rows[(dataset, model)] = [r for r in runs if r is not None]
     print(table(rows))
 
