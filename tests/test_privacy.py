@@ -208,6 +208,7 @@ class BatchNormVAE(MultVAE):
 
 @pytest.mark.parametrize("model, message", [
     (lambda: MF(10, 20), "MF holds trainable parameters item_bias itself"),
+    (lambda: MF(10, 20, item_bias=False, sparse_gradients=True), "set model.sparse_gradients=false"),
     (lambda: BatchNormVAE(10, 20), "BatchNorm"),
     (lambda: CFGAN(10, 20), "does not support CFGAN: it steps its own optimizers"),
     (lambda: EASE(10, 20), "EASE is fitted directly on the training matrix"),

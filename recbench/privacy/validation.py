@@ -68,6 +68,9 @@ def check_private_model(model: nn.Module) -> None:
             "possibly several times on one batch, while the accountant counts one noisy step per "
             "Poisson-sampled batch. Choose a model trained by automatic optimisation (mf, gmf, mlp, neumf, "
             "multvae, multdae) or one that declares one_step_per_batch = True (recvae), or drop privacy=dp")
+    if getattr(model, "sparse_gradients", False):
+        raise RecbenchError(f"privacy=dp needs {name}'s gradients per sample, dense: set "
+                            "model.sparse_gradients=false (SparseAdam's row-wise updates are not DP-SGD)")
     problems = private_model_problems(model)
     if problems:
         raise RecbenchError(f"privacy=dp: Opacus cannot compute per-sample gradients of {name}: "
