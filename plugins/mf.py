@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -89,7 +90,7 @@ class MF(nn.Module):
         self.n_users, self.n_items = n_users, n_items
         self.loss_name, self.embedding_reg = loss, embedding_reg
         self.num_negatives, self.batch_size = num_negatives, batch_size
-        self.optimizer = optimizer or (lambda params: torch.optim.Adam(params, lr=1e-3))
+        self.optimizer = optimizer or functools.partial(torch.optim.Adam, lr=1e-3)
         self.sparse_gradients = sparse_gradients
         if sparse_gradients:
             self.sparse_optimizer_settings = sparse_adam_settings(self.optimizer)  # checked before any data is read
