@@ -8,7 +8,12 @@ import torch
 from torch import Tensor, nn
 
 from recbench.errors import require, require_fraction, require_positive
-from recbench.linalg.sparse import csr_tensor, history_times_sparse, register_csr, resize_loaded_buffers
+from recbench.linalg.sparse import (
+    csr_tensor,
+    history_times_sparse,
+    register_csr,
+    resize_loaded_buffers,
+)
 
 
 def elastic_net_columns(gram: Tensor, n_samples: int, alpha: float, l1_ratio: float, max_iter: int,

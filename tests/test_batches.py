@@ -6,7 +6,13 @@ import scipy.sparse as sp
 import torch
 
 from recbench.evaluation.evaluator import EvaluationBatches
-from recbench.training.batches import EpochSampler, InteractionBatches, UnseenItemSampler, UserBatches, _generator
+from recbench.training.batches import (
+    EpochSampler,
+    InteractionBatches,
+    UnseenItemSampler,
+    UserBatches,
+    _generator,
+)
 
 
 def dense_train(seed=0, n_users=40, n_items=30, density=0.4):
