@@ -10,7 +10,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 
-from recbench.errors import require
+from recbench.errors import RecbenchError, require
 from recbench.linalg.sparse import history_times_dense
 
 
@@ -26,13 +26,44 @@ def available_memory_bytes(device: torch.device) -> int | None:
     return None
 
 
+def spd_inverse_in_place(matrix: np.ndarray, block: int = 2048) -> np.ndarray:
+    """The inverse of a symmetric positive definite float64 ``matrix``, computed in its own memory.
+
+    LAPACK's Cholesky factorisation (``dpotrf``) and inverse from it (``dpotri``) overwrite the
+    matrix, so no second ``n^2`` array is made (at 26,744 items each is 5.7 GB). They fill one
+    triangle; the other is copied from it a block at a time.
+    """
+    from scipy.linalg import lapack
+
+    # LAPACK works in place on Fortran-ordered memory; a symmetric matrix is its own transpose, so
+    # a C-ordered one is passed as its (Fortran-ordered) transpose.
+    column_major = matrix if matrix.flags.f_contiguous else matrix.T
+    factor, info = lapack.dpotrf(column_major, lower=False, clean=False, overwrite_a=True)
+    if info == 0:
+        factor, info = lapack.dpotri(factor, lower=False, overwrite_c=True)
+    if info != 0:
+        raise RecbenchError(f"EASE: X^T X + l2 I is not positive definite (LAPACK info {info}); "
+                            "raise model.l2")
+    assert np.shares_memory(factor, matrix), "LAPACK did not work in place"
+    # The upper triangle of `column_major` holds the inverse: the lower triangle of its transpose.
+    full = column_major.T
+    n = len(full)
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        full[start:stop, stop:] = full[stop:, start:stop].T
+        square = full[start:stop, start:stop]
+        upper = np.triu_indices(stop - start, 1)
+        square[upper] = square.T[upper]
+    return matrix
+
+
 class EASE(nn.Module):
     """A dense item-item weight matrix with a zero diagonal, in closed form.
 
     ``B = argmin ||X - X B||^2 + l2 ||B||^2`` subject to ``diag(B) = 0`` has the solution
     ``P = (X^T X + l2 I)^-1``, ``B_ij = -P_ij / P_jj`` (``B_jj = 0``); ``score(u) = history[u] B``.
-    The inverse is dense, ``n_items^2`` entries computed in float64: a warning says when that
-    will not fit in memory.
+    The inverse is dense, ``n_items^2`` entries computed in float64 (in place on the CPU, beside the
+    float32 weights: 12 bytes per entry): a warning says when that will not fit in memory.
 
     Args:
         n_users: number of users (given by recbench).
@@ -54,19 +85,33 @@ class EASE(nn.Module):
     def fit(self, train: sp.csr_matrix) -> None:
         """Solve for ``B`` from ``train`` ``[n_users, n_items]`` on the model's device."""
         device = self.weights.device
-        needed = 3 * self.n_items ** 2 * 8  # Gram, inverse and weights in float64
+        # On the CPU the Gram matrix is inverted in place (LAPACK), next to the float32 weights;
+        # on a GPU torch needs the Gram matrix, its factor and the inverse at once.
+        needed = (8 + 4 if device.type == "cpu" else 3 * 8) * self.n_items ** 2
         limit = (self.memory_limit_gb * 1024 ** 3 if self.memory_limit_gb is not None
                  else available_memory_bytes(device))
         if limit is not None and needed > limit:
             warnings.warn(f"EASE needs about {needed / 1024 ** 3:.1f} GiB for {self.n_items} items but "
                           f"{limit / 1024 ** 3:.1f} GiB is available: filter rare items (dataset.preprocess) "
                           "or use a sparse model (slim, itemknn)", ResourceWarning, stacklevel=2)
-        gram = torch.from_numpy((train.T @ train).toarray().astype(np.float64)).to(device)
-        gram.diagonal().add_(self.l2)
+        gram = (train.T @ train).astype(np.float64).toarray()  # [n_items, n_items], float64 straight away
+        gram[np.diag_indices_from(gram)] += self.l2
+        if device.type == "cpu":
+            self._weights_from_inverse(spd_inverse_in_place(gram))
+            return
+        gram = torch.from_numpy(gram).to(device)
         inverse = torch.cholesky_inverse(torch.linalg.cholesky(gram))  # P [n_items, n_items]; gram is SPD
         weights = inverse / (-inverse.diagonal())  # column j divided by -P_jj
         weights.diagonal().zero_()
         self.weights.copy_(weights)
+
+    def _weights_from_inverse(self, inverse: np.ndarray, block: int = 2048) -> None:
+        """``B_ij = -P_ij / P_jj`` with a zero diagonal, into the float32 buffer a block of rows at a time."""
+        scale = -1.0 / np.diag(inverse)
+        for start in range(0, self.n_items, block):
+            rows = inverse[start:start + block] * scale  # [block, n_items] float64, the only copy
+            rows[np.arange(len(rows)), np.arange(start, start + len(rows))] = 0.0
+            self.weights[start:start + block] = torch.from_numpy(rows)
 
     def score(self, users: Tensor, history: Tensor) -> Tensor:
         return history_times_dense(history, self.weights)  # [B, n_items]

@@ -8,9 +8,10 @@ import scipy.sparse as sp
 import torch
 from sklearn.linear_model import ElasticNet
 
-from plugins.ease import EASE
+from plugins.ease import EASE, spd_inverse_in_place
 from plugins.puresvd import PureSVD
 from plugins.slim import SLIM, elastic_net_columns
+from recbench.errors import RecbenchError
 
 
 def random_binary(n_users: int, n_items: int, density: float, seed: int) -> np.ndarray:
@@ -27,6 +28,20 @@ def test_ease_equals_steck_closed_form():
     assert np.all(np.diag(model.weights.numpy()) == 0)
     history = torch.from_numpy(train[:4]).float()
     np.testing.assert_allclose(model.score(torch.arange(4), history).numpy(), train[:4] @ expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_spd_inverse_is_made_in_the_matrix_own_memory(order):
+    # EASE inverts its Gram matrix in place (LAPACK), then fills the other triangle in blocks:
+    # blocks of 3 rows over 10 exercise the blocks and their diagonal squares.
+    x = random_binary(30, 10, 0.4, 3)
+    gram = np.array(x.T @ x + 2.0 * np.eye(10), order=order)
+    expected = np.linalg.inv(gram)
+    result = spd_inverse_in_place(gram, block=3)
+    assert result is gram
+    np.testing.assert_allclose(gram, expected, rtol=1e-10, atol=1e-12)
+    with pytest.raises(RecbenchError, match="not positive definite"):
+        spd_inverse_in_place(-np.eye(4))
 
 
 def test_ease_warns_when_the_inverse_does_not_fit():
