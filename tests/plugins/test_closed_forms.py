@@ -8,7 +8,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.linear_model import ElasticNet
 
-from plugins.ease import EASE, spd_inverse_in_place
+from plugins.ease import EASE, gram_matrix, spd_inverse_in_place
 from plugins.puresvd import PureSVD
 from plugins.slim import SLIM, elastic_net_columns
 from recbench.errors import RecbenchError
@@ -28,6 +28,12 @@ def test_ease_equals_steck_closed_form():
     assert np.all(np.diag(model.weights.numpy()) == 0)
     history = torch.from_numpy(train[:4]).float()
     np.testing.assert_allclose(model.score(torch.arange(4), history).numpy(), train[:4] @ expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("pairs_per_block", [1 << 25, 50, 1])  # one block; several; one user each
+def test_gram_matrix_summed_over_user_blocks_is_x_transpose_x(pairs_per_block):
+    x = random_binary(37, 12, 0.3, 4) * np.random.default_rng(5).integers(1, 4, (37, 12))  # weighted
+    np.testing.assert_array_equal(gram_matrix(sp.csr_matrix(x), pairs_per_block), x.T @ x)
 
 
 @pytest.mark.parametrize("order", ["C", "F"])
