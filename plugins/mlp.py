@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import torch
-from torch import Tensor, nn
+from torch import nn
 
-from recbench.errors import require_positive
-from recbench.feature_layers import feature_side_inputs
-from recbench.nn import MLPBranch, pointwise_bce
+from recbench.nn import MLPBranch, OneBranchNCF
 
 
-class MLP(nn.Module):
+class MLP(OneBranchNCF):
     """User and item embeddings, concatenated, through ReLU layers to one logit.
 
     Trained pointwise: each training interaction is a positive and ``num_negatives`` sampled
@@ -36,44 +33,12 @@ class MLP(nn.Module):
         user_features: user side features (given by recbench when ``use_features``).
     """
 
-    batch_kind = "interactions"
-
     def __init__(self, n_users: int, n_items: int, embedding_dim: int = 32,
                  hidden_dims: Sequence[int] = (32, 16), dropout: float = 0.0, num_negatives: int = 4,
                  batch_size: int = 1024, optimizer: Callable | None = None, use_features: bool = False,
                  feature_inputs: Sequence[str] = ("item",), item_features=None, user_features=None):
         super().__init__()
-        item_features, user_features = feature_side_inputs(
-            "mlp", use_features, feature_inputs, item_features, user_features)
-        self.feature_inputs = tuple(feature_inputs) if use_features else ()
-        side = {"item_features": item_features, "user_features": user_features}
-        require_positive("model.num_negatives", num_negatives, integer=True)
-        require_positive("model.batch_size", batch_size, integer=True)
-        self.n_users, self.n_items = n_users, n_items
-        self.num_negatives, self.batch_size = num_negatives, batch_size
-        self.optimizer = optimizer or (lambda params: torch.optim.Adam(params, lr=1e-3))
+        side = self._init_training("mlp", n_users, n_items, num_negatives, batch_size, optimizer, use_features,
+                                   feature_inputs, item_features, user_features)
         self.branch = MLPBranch(n_users, n_items, embedding_dim, hidden_dims, dropout, **side)
         self.output = nn.Linear(self.branch.out_features, 1)
-
-    def forward(self, users: Tensor, items: Tensor) -> Tensor:
-        """Logits for user-item pairs: ``users`` and ``items`` broadcast to a common shape ``S``.
-
-        Returns:
-            ``[*S]`` logits.
-        """
-        return self.output(self.branch(users, items)).squeeze(-1)
-
-    def branches(self) -> tuple[nn.Module, ...]:
-        """The branches holding the user and item embeddings."""
-        return (self.branch,)
-
-    def prepare(self, train) -> None:
-        """Record which ids have training interactions (a cold id is scored from its features)."""
-        for branch in self.branches():
-            branch.set_warm(train)
-
-    def loss(self, batch: dict[str, Tensor]) -> Tensor:
-        return pointwise_bce(self, batch)
-
-    def score(self, users: Tensor, history: Tensor) -> Tensor:
-        return self.branch.score_all(users, self.output.weight[0]) + self.output.bias  # [B, n_items]

@@ -8,9 +8,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from recbench.errors import RecbenchError, require_fraction, require_positive
-from recbench.feature_layers import feature_side_inputs
-from recbench.nn import GMFBranch, MLPBranch, pointwise_bce
+from recbench.errors import RecbenchError, require_fraction
+from recbench.nn import GMFBranch, MLPBranch, PointwiseNCF
 
 
 def load_branch(branch: nn.Module, output: nn.Linear, path: str | None, name: str) -> None:
@@ -41,7 +40,7 @@ def load_branch(branch: nn.Module, output: nn.Linear, path: str | None, name: st
                             f"hidden_dims must match the trained model): {error}") from None
 
 
-class NeuMF(nn.Module):
+class NeuMF(PointwiseNCF):
     """GMF's product vector and the MLP's last hidden layer, concatenated, to one logit.
 
     He et al., "Neural Collaborative Filtering", WWW 2017, section 3.4. The branches have their
@@ -70,30 +69,21 @@ class NeuMF(nn.Module):
         user_features: user side features (given by recbench when ``use_features``).
     """
 
-    batch_kind = "interactions"
-
     def __init__(self, n_users: int, n_items: int, embedding_dim: int = 32, mlp_embedding_dim: int = 32,
                  hidden_dims: Sequence[int] = (32, 16), dropout: float = 0.0,
                  gmf_checkpoint: str | None = None, mlp_checkpoint: str | None = None, alpha: float = 0.5,
                  num_negatives: int = 4, batch_size: int = 1024, optimizer: Callable | None = None, use_features: bool = False,
                  feature_inputs: Sequence[str] = ("item",), item_features=None, user_features=None):
         super().__init__()
-        item_features, user_features = feature_side_inputs(
-            "neumf", use_features, feature_inputs, item_features, user_features)
-        self.feature_inputs = tuple(feature_inputs) if use_features else ()
-        side = {"item_features": item_features, "user_features": user_features}
+        side = self._init_training("neumf", n_users, n_items, num_negatives, batch_size, optimizer, use_features,
+                                   feature_inputs, item_features, user_features)
         require_fraction("model.alpha", alpha, closed=True)
-        require_positive("model.num_negatives", num_negatives, integer=True)
-        require_positive("model.batch_size", batch_size, integer=True)
         # The branches' own output layers (as the gmf and mlp plugins have them) only serve to
         # initialise the fused output from pretrained runs; they are not trained.
         self.gmf = GMFBranch(n_users, n_items, embedding_dim, **side)
         self.gmf_output = nn.Linear(embedding_dim, 1).requires_grad_(False)
         self.mlp = MLPBranch(n_users, n_items, mlp_embedding_dim, hidden_dims, dropout, **side)
         self.mlp_output = nn.Linear(self.mlp.out_features, 1).requires_grad_(False)
-        self.n_users, self.n_items = n_users, n_items
-        self.num_negatives, self.batch_size = num_negatives, batch_size
-        self.optimizer = optimizer or (lambda params: torch.optim.Adam(params, lr=1e-3))
         load_branch(self.gmf, self.gmf_output, gmf_checkpoint, "gmf_checkpoint")
         load_branch(self.mlp, self.mlp_output, mlp_checkpoint, "mlp_checkpoint")
         self.output = nn.Linear(embedding_dim + self.mlp.out_features, 1)
@@ -110,16 +100,7 @@ class NeuMF(nn.Module):
         return self.output(torch.cat([gmf, mlp], dim=-1)).squeeze(-1)
 
     def branches(self) -> tuple[nn.Module, ...]:
-        """The branches holding the user and item embeddings."""
         return (self.gmf, self.mlp)
-
-    def prepare(self, train) -> None:
-        """Record which ids have training interactions (a cold id is scored from its features)."""
-        for branch in self.branches():
-            branch.set_warm(train)
-
-    def loss(self, batch: dict[str, Tensor]) -> Tensor:
-        return pointwise_bce(self, batch)
 
     def score(self, users: Tensor, history: Tensor) -> Tensor:
         # The output layer is linear in [gmf; mlp], so each part is scored on its own: the GMF

@@ -2,7 +2,8 @@
 
 - NCF's building blocks (He et al., WWW 2017): :class:`GMFBranch` (the element-wise product of user
   and item factors) and :class:`MLPBranch` (concatenated embeddings through ReLU layers), used by
-  the ``gmf``, ``mlp`` and ``neumf`` plugins, and :func:`pointwise_bce`, their training loss.
+  the ``gmf``, ``mlp`` and ``neumf`` plugins, :func:`pointwise_bce`, their training loss, and
+  :class:`PointwiseNCF` and :class:`OneBranchNCF`, what the three models share.
 - The autoencoders' pieces (Liang et al., WWW 2018): :func:`tanh_stack`, :func:`multinomial_nll`,
   :func:`kl_weight` and :func:`check_autoencoder`, used by ``multvae``, ``multdae`` and ``recvae``.
 """
@@ -16,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from recbench.errors import require_fraction, require_positive
-from recbench.feature_layers import SideFeatures, training_degrees
+from recbench.feature_layers import SideFeatures, feature_side_inputs, training_degrees
 
 
 # -- Neural Collaborative Filtering ------------------------------------------------------------
@@ -180,6 +181,58 @@ def pointwise_bce(model: Callable[[Tensor, Tensor], Tensor], batch: dict[str, Te
     labels = torch.zeros_like(logits)
     labels[:, 0] = 1.0
     return F.binary_cross_entropy_with_logits(logits, labels)
+
+
+
+class PointwiseNCF(nn.Module):
+    """What GMF, MLP and NeuMF share: interaction batches with ``num_negatives`` sampled unseen
+    items, :func:`pointwise_bce` on their logits, and optional side features in their branches.
+
+    A subclass calls :meth:`_init_training` first, builds its branches with the side features it
+    returns, and lists them in :meth:`branches`.
+    """
+
+    batch_kind = "interactions"
+
+    def _init_training(self, name: str, n_users: int, n_items: int, num_negatives: int, batch_size: int,
+                       optimizer: Callable | None, use_features: bool, feature_inputs: Sequence[str],
+                       item_features, user_features) -> dict:
+        """Check and keep the training settings; returns the branches' side-feature arguments."""
+        item_features, user_features = feature_side_inputs(
+            name, use_features, feature_inputs, item_features, user_features)
+        self.feature_inputs = tuple(feature_inputs) if use_features else ()
+        require_positive("model.num_negatives", num_negatives, integer=True)
+        require_positive("model.batch_size", batch_size, integer=True)
+        self.n_users, self.n_items = n_users, n_items
+        self.num_negatives, self.batch_size = num_negatives, batch_size
+        self.optimizer = optimizer or (lambda params: torch.optim.Adam(params, lr=1e-3))
+        return {"item_features": item_features, "user_features": user_features}
+
+    def branches(self) -> tuple[nn.Module, ...]:
+        """The branches holding the user and item embeddings."""
+        raise NotImplementedError
+
+    def prepare(self, train) -> None:
+        """Record which ids have training interactions (a cold id is scored from its features)."""
+        for branch in self.branches():
+            branch.set_warm(train)
+
+    def loss(self, batch: dict[str, Tensor]) -> Tensor:
+        return pointwise_bce(self, batch)
+
+
+class OneBranchNCF(PointwiseNCF):
+    """GMF or MLP: one branch (``self.branch``) and a linear ``self.output`` to one logit."""
+
+    def forward(self, users: Tensor, items: Tensor) -> Tensor:
+        """Logits ``[*S]`` for user-item pairs broadcast to a common shape ``S``."""
+        return self.output(self.branch(users, items)).squeeze(-1)
+
+    def branches(self) -> tuple[nn.Module, ...]:
+        return (self.branch,)
+
+    def score(self, users: Tensor, history: Tensor) -> Tensor:
+        return self.branch.score_all(users, self.output.weight[0]) + self.output.bias  # [B, n_items]
 
 
 # -- autoencoders ------------------------------------------------------------------------------
