@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from recbench.data.sequences import PAD, embedding_tokens
-from recbench.errors import require, require_fraction, require_positive
+from recbench.errors import require, require_positive
 from recbench.transformer import SequenceEncoder
 
 
@@ -44,12 +44,6 @@ class BERT4Rec(nn.Module):
         require_positive("model.max_len", max_len, integer=True)
         require(max_len >= 2, f"model.max_len must be at least 2 for BERT4Rec (one item and the mask "
                               f"token), got {max_len}")
-        require_positive("model.embedding_dim", embedding_dim, integer=True)
-        require_positive("model.num_heads", num_heads, integer=True)
-        require(embedding_dim % num_heads == 0,
-                f"model.embedding_dim ({embedding_dim}) must be divisible by model.num_heads ({num_heads})")
-        require_positive("model.num_layers", num_layers, integer=True)
-        require_fraction("model.dropout", dropout)
         require(0 < mask_prob < 1, f"model.mask_prob must be in (0, 1), got {mask_prob!r}")
         require_positive("model.batch_size", batch_size, integer=True)
         self.n_users, self.n_items, self.max_len = n_users, n_items, max_len

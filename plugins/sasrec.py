@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from recbench.data.sequences import PAD, embedding_tokens, latest_positions
-from recbench.errors import require, require_fraction, require_positive
+from recbench.errors import require, require_positive
 from recbench.transformer import SequenceEncoder
 
 LOSSES = ("bce", "ce")
@@ -46,12 +46,6 @@ class SASRec(nn.Module):
                  num_negatives: int = 1, batch_size: int = 128, optimizer: Callable | None = None):
         super().__init__()
         require_positive("model.max_len", max_len, integer=True)
-        require_positive("model.embedding_dim", embedding_dim, integer=True)
-        require_positive("model.num_heads", num_heads, integer=True)
-        require(embedding_dim % num_heads == 0,
-                f"model.embedding_dim ({embedding_dim}) must be divisible by model.num_heads ({num_heads})")
-        require_positive("model.num_layers", num_layers, integer=True)
-        require_fraction("model.dropout", dropout)
         require(loss in LOSSES, f"model.loss must be one of {', '.join(LOSSES)}, got {loss!r}")
         require_positive("model.num_negatives", num_negatives, integer=True)
         require_positive("model.batch_size", batch_size, integer=True)

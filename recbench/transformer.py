@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from recbench.errors import require, require_fraction, require_positive
+
 
 class SelfAttention(nn.Module):
     """Multi-head self-attention with a causal or a padding mask."""
@@ -74,6 +76,13 @@ class SequenceEncoder(nn.Module):
     def __init__(self, n_items: int, embedding_dim: int, max_len: int, num_layers: int, num_heads: int,
                  dropout: float, causal: bool, extra_tokens: int = 0, activation: str = "gelu"):
         super().__init__()
+        # The plugins' hyperparameters, checked here for every model built on this encoder.
+        require_positive("model.embedding_dim", embedding_dim, integer=True)
+        require_positive("model.num_heads", num_heads, integer=True)
+        require(embedding_dim % num_heads == 0,
+                f"model.embedding_dim ({embedding_dim}) must be divisible by model.num_heads ({num_heads})")
+        require_positive("model.num_layers", num_layers, integer=True)
+        require_fraction("model.dropout", dropout)
         self.n_items, self.causal = n_items, causal
         self.item_embedding = nn.Embedding(n_items + 1 + extra_tokens, embedding_dim, padding_idx=n_items)
         self.position_embedding = nn.Embedding(max_len, embedding_dim)
