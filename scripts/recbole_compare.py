@@ -83,6 +83,23 @@ def keep_best_in_memory(trainer) -> dict:
     return best
 
 
+def build_recbole_run(config):
+    """RecBole's dataset, its three data loaders, the model and its trainer, seeded from ``config``.
+
+    Returns ``(dataset, (train, valid, test), model, trainer, best)``, ``best`` being where the
+    trainer keeps its best epoch's weights (:func:`keep_best_in_memory`).
+    """
+    from recbole.data import create_dataset, data_preparation
+    from recbole.utils import get_model, get_trainer, init_seed
+
+    init_seed(config["seed"], config["reproducibility"])
+    dataset = create_dataset(config)
+    loaders = data_preparation(config, dataset)
+    model = get_model(config["model"])(config, loaders[0].dataset).to(config["device"])
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    return dataset, loaders, model, trainer, keep_best_in_memory(trainer)
+
+
 def write_benchmark_files(split, folder: Path, name: str, max_len: int) -> None:
     """RecBole benchmark files of a recbench split (item and user tokens are recbench indices)."""
     from recbench.data.sequences import build_sequences
@@ -126,9 +143,7 @@ def main() -> None:
 
     from omegaconf import OmegaConf
     from recbole.config import Config
-    from recbole.data import create_dataset, data_preparation
     from recbole.data.interaction import Interaction
-    from recbole.utils import get_model, get_trainer, init_seed
 
     from recbench.data.loading import load_dataset
     from recbench.data.sequences import history_sequences
@@ -153,12 +168,7 @@ def main() -> None:
         "seed": args.seed, "reproducibility": True, "device": "cpu", "use_gpu": False,
         "checkpoint_dir": str(args.out / "saved"), "show_progress": False, "log_wandb": False,
     })
-    init_seed(config["seed"], config["reproducibility"])
-    dataset = create_dataset(config)
-    train_data, valid_data, test_data = data_preparation(config, dataset)
-    model = get_model(config["model"])(config, train_data.dataset).to(config["device"])
-    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
-    best = keep_best_in_memory(trainer)
+    dataset, (train_data, valid_data, test_data), model, trainer, best = build_recbole_run(config)
     start = time.perf_counter()
     trainer.fit(train_data, valid_data, saved=True, show_progress=False)
     train_seconds = time.perf_counter() - start

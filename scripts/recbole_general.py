@@ -65,7 +65,7 @@ import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts run as files: find the sibling harness
-from recbole_compare import apply_patches, keep_best_in_memory
+from recbole_compare import apply_patches, build_recbole_run
 
 ROOT = Path(__file__).resolve().parents[1]
 # --model -> (RecBole model, settings that make it that model)
@@ -237,8 +237,6 @@ def main() -> None:
 
     from omegaconf import OmegaConf
     from recbole.config import Config
-    from recbole.data import create_dataset, data_preparation
-    from recbole.utils import get_model, get_trainer, init_seed
 
     from recbench.config import build
     from recbench.data.loading import load_dataset
@@ -268,12 +266,7 @@ def main() -> None:
         config_dict["train_batch_size"] = args.batch_size
     config_dict.update(copy.deepcopy(settings))  # RecBole's Config fills defaults into the dicts it is given
     config = Config(model=recbole_model, dataset=name, config_dict=config_dict)
-    init_seed(config["seed"], config["reproducibility"])
-    dataset = create_dataset(config)
-    train_data, valid_data, test_data = data_preparation(config, dataset)
-    model = get_model(config["model"])(config, train_data.dataset).to(config["device"])
-    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
-    best = keep_best_in_memory(trainer)
+    dataset, (train_data, valid_data, test_data), model, trainer, best = build_recbole_run(config)
     epochs = watch_epochs(trainer)
 
     start = time.perf_counter()
