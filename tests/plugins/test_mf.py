@@ -49,6 +49,20 @@ def test_model_loss_is_bpr_on_its_own_scores_plus_the_batch_penalty():
     assert model.loss(batch).item() == pytest.approx(expected.item(), rel=1e-5)
 
 
+@pytest.mark.parametrize("sparse_gradients", [False, True])
+def test_batch_penalty_counts_a_row_as_often_as_the_batch_has_it(sparse_gradients):
+    # User 2 twice; item 4 is a positive once and a negative twice. The dense path sums squared
+    # row norms of the tables, the sparse one squares the gathered rows: both must count repeats.
+    model = MF(3, 5, embedding_dim=2, embedding_reg=0.5, item_bias=False, sparse_gradients=sparse_gradients)
+    batch = {"users": torch.tensor([2, 2]), "items": torch.tensor([4, 0]), "negatives": torch.tensor([[4], [4]])}
+    without = MF(3, 5, embedding_dim=2, item_bias=False, sparse_gradients=sparse_gradients)
+    without.load_state_dict(model.state_dict())
+    p, q = model.user_embedding.weight.detach(), model.item_embedding.weight.detach()
+    squares = 2 * p[2].pow(2).sum() + 3 * q[4].pow(2).sum() + q[0].pow(2).sum()
+    penalty = model.loss(batch) - without.loss(batch)
+    assert penalty.item() == pytest.approx((0.5 * squares / 2).item(), rel=1e-5)
+
+
 def test_score_equals_the_pairwise_scores():
     model = MF(4, 9, embedding_dim=5)
     users = torch.tensor([3, 0])
