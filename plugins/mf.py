@@ -131,8 +131,8 @@ class MF(nn.Module):
         items = torch.cat([batch["items"][:, None], batch["negatives"]], dim=1)  # [B, 1 + n_neg]: positive first
         u = self.user_embedding(users)  # [B, d]
         v = self.item_embedding(items)  # [B, 1 + n_neg, d]: one lookup (and one backward) for all items
-        # A multiply-and-sum, not einsum: on the CPU einsum runs B tiny matrix products (bmm), which
-        # took 42% of a step; this is one pass over the [B, 1 + n_neg, d] tensor.
+        # A multiply-and-sum over the positive and the negatives together (einsum would run B tiny
+        # matrix products); the positive shares the negatives' lookup and its backward.
         scores = (u[:, None, :] * v).sum(-1)  # [B, 1 + n_neg]
         if self.item_bias is not None:
             scores = scores + self._bias(items)
