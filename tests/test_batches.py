@@ -5,8 +5,9 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from recbench.evaluation.evaluator import EvaluationBatches
+from recbench.evaluation.evaluator import EvaluationBatches, dense_rows
 from recbench.training.batches import (
+    DeviceRows,
     EpochSampler,
     InteractionBatches,
     UnseenItemSampler,
@@ -100,3 +101,32 @@ def test_user_batches_hold_whole_training_rows():
     train = dense_train()
     batch = UserBatches(train, batch_size=16, seed=0)[(0, 0)]
     np.testing.assert_array_equal(batch["history"].numpy(), train[batch["users"].numpy()].toarray())
+
+
+def test_device_rows_equal_the_host_rows_with_weights_empty_and_repeated_rows():
+    rng = np.random.default_rng(4)
+    train = sp.random(30, 25, density=0.3, format="csr", random_state=5, dtype=np.float32)
+    train.data = rng.uniform(0.5, 3.0, train.nnz).astype(np.float32)  # weights, not only ones
+    train = sp.csr_matrix(train.toarray() * (np.arange(30) % 7 != 3)[:, None])  # rows 3, 10, 17, 24 empty
+    rows = np.array([3, 0, 29, 0, 10, int(np.diff(train.indptr).argmax())])
+    got = DeviceRows(train, torch.device("cpu"))(torch.from_numpy(rows))
+    np.testing.assert_array_equal(got.numpy(), dense_rows(train, rows).numpy())
+
+
+def test_device_rows_of_an_empty_matrix_are_zeros():
+    train = sp.csr_matrix((4, 6), dtype=np.float32)
+    assert DeviceRows(train, torch.device("cpu"))(torch.tensor([0, 3])).abs().sum() == 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_user_batches_are_built_on_the_gpu():
+    train = dense_train()
+    batches = UserBatches(train, batch_size=16, seed=0, device=torch.device("cuda"))
+    seen = []
+    for step in range(len(batches)):
+        batch = batches[(0, step)]
+        assert batch["users"].device.type == "cuda" and batch["history"].device.type == "cuda"
+        users = batch["users"].cpu().numpy()
+        np.testing.assert_array_equal(batch["history"].cpu().numpy(), train[users].toarray())
+        seen.extend(users.tolist())
+    assert sorted(seen) == np.flatnonzero(np.diff(train.indptr) > 0).tolist()  # each user once an epoch

@@ -164,21 +164,60 @@ class InteractionBatches(Dataset):
         }
 
 
-class UserBatches(Dataset):
-    """Shuffled users with their whole training rows: ``{"users": [B], "history": [B, n_items]}``."""
+class DeviceRows:
+    """A CSR matrix kept on a device, whose rows come out dense without a host round trip.
 
-    def __init__(self, train: sp.csr_matrix, batch_size: int, seed: int):
+    Each asked row is read through ``max_row_length`` padded slots (the longest row, known when
+    this is built), so no step needs the batch's number of nonzeros on the host: that would make
+    the host wait for the device at every batch.
+    """
+
+    def __init__(self, matrix: sp.csr_matrix, device: torch.device):
+        self.n_cols = matrix.shape[1]
+        self.indptr = torch.from_numpy(matrix.indptr.astype(np.int64)).to(device)
+        # One spare slot at the end for padding: it points at a column past the last and weighs 0.
+        self.indices = torch.from_numpy(np.append(matrix.indices.astype(np.int64), self.n_cols)).to(device)
+        self.values = torch.from_numpy(np.append(matrix.data, 0.0).astype(np.float32)).to(device)
+        self.slots = torch.arange(int(np.diff(matrix.indptr).max(initial=0)), device=device)  # [max_row_length]
+
+    def __call__(self, rows: Tensor) -> Tensor:
+        """Dense float32 ``[len(rows), n_cols]`` of the rows (int64, on this device)."""
+        start, end = self.indptr[rows, None], self.indptr[rows + 1, None]  # [B, 1] each
+        position = start + self.slots  # [B, max_row_length]
+        position = torch.where(position < end, position, len(self.indices) - 1)  # past the row: the spare slot
+        dense = torch.zeros(len(rows), self.n_cols + 1, device=rows.device)
+        dense.scatter_(1, self.indices[position], self.values[position])
+        return dense[:, :self.n_cols]
+
+
+class UserBatches(Dataset):
+    """Shuffled users with their whole training rows: ``{"users": [B], "history": [B, n_items]}``.
+
+    With a ``device`` other than the CPU (the model's GPU) the training matrix stays there and
+    every batch is shuffled and made dense there (:class:`DeviceRows`), instead of copying a dense
+    ``[B, n_items]`` block from the host each step. The shuffle then comes from the device's
+    generator: the same for a (seed, epoch) on that device, but not the CPU's order.
+    """
+
+    def __init__(self, train: sp.csr_matrix, batch_size: int, seed: int, device: torch.device | None = None):
         self.train = train
         self.user_ids = np.flatnonzero(np.diff(train.indptr) > 0)
         self.batch_size, self.seed = batch_size, seed
         self.n_batches = math.ceil(len(self.user_ids) / batch_size)
-        self.order = _EpochOrder(len(self.user_ids), seed)
+        device = torch.device(device or "cpu")
+        self.rows = DeviceRows(train, device) if device.type != "cpu" else None
+        if self.rows is not None:
+            self.user_ids = torch.from_numpy(self.user_ids).to(device)
+        self.order = _EpochOrder(len(self.user_ids), seed, device)
 
     def __len__(self) -> int:
         return self.n_batches
 
     def __getitem__(self, index: tuple[int, int] | int) -> dict[str, Tensor]:
         epoch, step = epoch_step(index)
-        order = self.order(epoch).numpy()
-        users = self.user_ids[order[step * self.batch_size:(step + 1) * self.batch_size]]
+        chosen = self.order(epoch)[step * self.batch_size:(step + 1) * self.batch_size]
+        if self.rows is not None:
+            users = self.user_ids[chosen]
+            return {"users": users, "history": self.rows(users)}
+        users = self.user_ids[chosen.numpy()]
         return {"users": torch.from_numpy(users), "history": dense_rows(self.train, users)}

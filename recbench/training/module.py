@@ -225,7 +225,7 @@ class InteractionDataModule(pl.LightningDataModule):
             dataset = sequence_batches(self.split, self.batch_kind, self.max_len, self.batch_size, self.seed,
                                        self.num_negatives, self.mask_prob)
         else:
-            dataset = UserBatches(self.train_matrix, self.batch_size, self.seed)
+            dataset = UserBatches(self.train_matrix, self.batch_size, self.seed, self._batch_device())
         rank, world_size = self._shard()
         return DataLoader(dataset, batch_size=None, sampler=EpochSampler(len(dataset), rank, world_size))
 

@@ -17,7 +17,12 @@ from torch.utils.data import Dataset
 
 from recbench.data.interactions import SplitData
 from recbench.data.sequences import PAD, Sequences, build_sequences, trim_padding
-from recbench.training.batches import UnseenItemSampler, _EpochOrder, _generator, epoch_step
+from recbench.training.batches import (
+    UnseenItemSampler,
+    _EpochOrder,
+    _generator,
+    epoch_step,
+)
 
 SEQUENCE_BATCH_KINDS = ("next_item", "masked_item")
 
