@@ -30,6 +30,26 @@ def test_ease_equals_steck_closed_form():
     np.testing.assert_allclose(model.score(torch.arange(4), history).numpy(), train[:4] @ expected, atol=1e-5)
 
 
+def test_ease_in_float32_is_the_closed_form_made_in_the_gram_matrix_memory():
+    train = random_binary(60, 25, 0.3, 6)
+    model = EASE(60, 25, l2=5.0, solve_dtype="float32")
+    model.fit(sp.csr_matrix(train))
+    inverse = np.linalg.inv(train.T @ train + 5.0 * np.eye(25))
+    expected = np.eye(25) - inverse / np.diag(inverse)
+    assert model.weights.dtype == torch.float32 and model.weights.is_contiguous()
+    np.testing.assert_allclose(model.weights.numpy(), expected, atol=2e-6)  # float32 rounding, not float64's
+    assert np.all(np.diag(model.weights.numpy()) == 0)
+    reference = EASE(60, 25, l2=5.0)
+    reference.fit(sp.csr_matrix(train))
+    assert not np.array_equal(model.weights.numpy(), reference.weights.numpy())  # really solved in float32
+    state = model.state_dict()  # the replaced buffer saves and loads like the one it replaced
+    loaded = EASE(60, 25, l2=5.0, solve_dtype="float32")
+    loaded.load_state_dict(state)
+    assert torch.equal(loaded.weights, model.weights)
+    with pytest.raises(RecbenchError, match="model.solve_dtype must be float64 or float32"):
+        EASE(60, 25, solve_dtype="float16")
+
+
 @pytest.mark.parametrize("pairs_per_block", [1 << 25, 50, 1])  # one block; several; one user each
 def test_gram_matrix_summed_over_user_blocks_is_x_transpose_x(pairs_per_block):
     x = random_binary(37, 12, 0.3, 4) * np.random.default_rng(5).integers(1, 4, (37, 12))  # weighted
@@ -48,6 +68,9 @@ def test_spd_inverse_is_made_in_the_matrix_own_memory(order):
     np.testing.assert_allclose(gram, expected, rtol=1e-10, atol=1e-12)
     with pytest.raises(RecbenchError, match="not positive definite"):
         spd_inverse_in_place(-np.eye(4))
+    single = np.array(x.T @ x + 2.0 * np.eye(10), dtype=np.float32, order=order)
+    assert spd_inverse_in_place(single, block=3) is single  # LAPACK's s- routines, in place too
+    np.testing.assert_allclose(single, expected, rtol=1e-4, atol=1e-6)
 
 
 def test_ease_warns_when_the_inverse_does_not_fit():
