@@ -7,8 +7,15 @@ import torch
 from torch import Tensor, nn
 
 from recbench.errors import require_positive
+from recbench.linalg.scatter_product import sparse_product_dense
 from recbench.linalg.similarity import Similarity, dense_stats, vector_stats
-from recbench.linalg.sparse import csr_tensor, register_csr, resize_loaded_buffers
+from recbench.linalg.sparse import (
+    csr_tensor,
+    register_csr,
+    resize_loaded_buffers,
+    scipy_csr,
+    sparse_rows,
+)
 
 
 class UserKNN(nn.Module):
@@ -51,14 +58,24 @@ class UserKNN(nn.Module):
         self.user_sq.copy_(squares)
 
     def score(self, users: Tensor, history: Tensor) -> Tensor:
-        train = csr_tensor(self, "train", self.n_items)
-        dot = (train @ history.T).T  # [B, n_users]
+        on_cpu = history.device.type == "cpu"
+        train_t = csr_tensor(self, "train_t", self.n_users)  # [n_items, n_users]
+        if on_cpu:
+            dot = torch.from_numpy(sparse_product_dense(sparse_rows(history), scipy_csr(train_t)))  # [B, n_users]
+        else:
+            dot = (csr_tensor(self, "train", self.n_items) @ history.T).T
         sims = self.similarity(dot, dense_stats(history), (self.user_sum, self.user_sq), self.n_items)
         sims[torch.arange(len(users), device=sims.device), users] = float("-inf")
         top = torch.topk(sims, self.k, dim=1)
         # -inf (the user themself) can only be picked when there is no other training user.
-        weights = torch.zeros_like(sims).scatter_(1, top.indices, top.values.nan_to_num(neginf=0.0))  # [B, n_u]
-        return (csr_tensor(self, "train_t", self.n_users) @ weights.T).T  # [B, n_items]
+        weights = top.values.nan_to_num(neginf=0.0)  # [B, k]
+        if on_cpu:
+            rows = torch.arange(0, weights.numel() + 1, self.k)
+            neighbours = sp.csr_matrix((weights.reshape(-1).numpy(), top.indices.reshape(-1).numpy(), rows.numpy()),
+                                       shape=(len(users), self.n_users))
+            return torch.from_numpy(sparse_product_dense(neighbours, scipy_csr(csr_tensor(self, "train", self.n_items))))
+        weights = torch.zeros_like(sims).scatter_(1, top.indices, weights)  # [B, n_users]
+        return (train_t @ weights.T).T  # [B, n_items]
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         resize_loaded_buffers(self, state_dict, prefix, ("train", "train_t"))

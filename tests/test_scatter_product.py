@@ -1,0 +1,50 @@
+"""The sparse x sparse -> dense scatter kernel against scipy's product."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from recbench.linalg.scatter_product import sparse_product_dense
+
+
+def random_csr(rows: int, cols: int, density: float, seed: int, index_dtype) -> sp.csr_matrix:
+    matrix = sp.random(rows, cols, density=density, format="csr", random_state=seed, dtype=np.float32)
+    matrix.data = np.random.default_rng(seed).integers(-3, 4, matrix.nnz).astype(np.float32)  # exact sums
+    matrix.indptr, matrix.indices = matrix.indptr.astype(index_dtype), matrix.indices.astype(index_dtype)
+    return matrix
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_scatter_product_equals_scipy_product(index_dtype, threads):
+    a = random_csr(53, 40, 0.2, 0, index_dtype)
+    a[7] = 0  # an empty row
+    a.eliminate_zeros()
+    b = random_csr(40, 71, 0.3, 1, index_dtype)
+    b[3] = 0  # an empty row of b: the a entries that point at it add nothing
+    b.eliminate_zeros()
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)  # the kernel's pool follows torch's thread count
+    try:
+        product = sparse_product_dense(a, b)
+    finally:
+        torch.set_num_threads(previous)
+    assert product.dtype == np.float32 and product.shape == (53, 71)
+    np.testing.assert_array_equal(product, (a @ b).toarray())  # small integers: exact in any order
+    assert not product[7].any()
+
+
+def test_scatter_product_reads_unsorted_rows_and_float64_values():
+    # UserKNN passes top-k neighbours in score order, not column order.
+    a = sp.csr_matrix((np.array([0.5, 2.0, 1.0]), np.array([2, 0, 1]), np.array([0, 2, 3])), shape=(2, 3))
+    assert not a.has_sorted_indices
+    b = sp.csr_matrix(np.array([[1.0, 0, 2], [0, 3, 0], [4, 0, 0]]))
+    np.testing.assert_array_equal(sparse_product_dense(a, b), a.toarray() @ b.toarray())
+
+
+def test_scatter_product_refuses_mismatched_shapes():
+    with pytest.raises(ValueError, match=r"cannot multiply \(2, 3\) by \(4, 5\)"):
+        sparse_product_dense(sp.csr_matrix((2, 3)), sp.csr_matrix((4, 5)))
