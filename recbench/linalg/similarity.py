@@ -76,7 +76,11 @@ class Similarity:
             if not self.normalize:
                 return dot
             row_power = self.alpha if self.kind == "asymmetric" else 0.5
-            denominator = row_sq.pow(row_power) * col_sq.pow(1 - row_power)
+            # One pass for the [R, C] denominator and one for the quotient, written into it: these
+            # blocks are a batch of users x every training user for UserKNN.
+            denominator = torch.addcmul(torch.tensor(self.shrink + 1e-9, dtype=dot.dtype, device=dot.device),
+                                        row_sq.pow(row_power), col_sq.pow(1 - row_power))
+            return torch.div(dot, denominator, out=denominator)
         elif self.kind == "jaccard":
             denominator = row_sq + col_sq - dot
         else:  # tversky
