@@ -7,8 +7,14 @@ import torch
 from torch import Tensor, nn
 
 from recbench.errors import require, require_positive
-from recbench.linalg.similarity import (Similarity, score_from_neighbours, store_neighbours,
-                                       top_k_neighbours, top_k_neighbours_dense)
+from recbench.linalg.similarity import (
+    Similarity,
+    score_from_neighbours,
+    store_neighbours,
+    top_k_neighbours,
+    top_k_neighbours_dense,
+)
+from recbench.linalg.sparse import TransposeCache
 from recbench.plugin import FeatureTensors
 
 
@@ -46,6 +52,7 @@ class ContentKNN(nn.Module):
         self.register_buffer("features", item_features.values.float(), persistent=False)  # [n_items, dim]
         self.register_buffer("neighbours", torch.zeros(n_items, self.k, dtype=torch.long))  # [n_items, k]
         self.register_buffer("weights", torch.zeros(n_items, self.k))  # [n_items, k]
+        self._transposed = TransposeCache()  # W.T for the CPU product, remade after a refit or load
 
     def fit(self, train: sp.csr_matrix) -> None:
         """Find each item's content neighbours (``train`` is not needed: scores come from the history)."""
@@ -57,4 +64,4 @@ class ContentKNN(nn.Module):
         store_neighbours(self.neighbours, self.weights, indices, values)
 
     def score(self, users: Tensor, history: Tensor) -> Tensor:
-        return score_from_neighbours(self.neighbours, self.weights, history)  # [B, n_items]
+        return score_from_neighbours(self.neighbours, self.weights, history, self._transposed)  # [B, n_items]

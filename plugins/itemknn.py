@@ -7,7 +7,13 @@ import torch
 from torch import Tensor, nn
 
 from recbench.errors import require_positive
-from recbench.linalg.similarity import Similarity, score_from_neighbours, store_neighbours, top_k_neighbours
+from recbench.linalg.similarity import (
+    Similarity,
+    score_from_neighbours,
+    store_neighbours,
+    top_k_neighbours,
+)
+from recbench.linalg.sparse import TransposeCache
 
 
 class ItemKNN(nn.Module):
@@ -42,6 +48,7 @@ class ItemKNN(nn.Module):
         # Row i: item i's neighbours (ascending index) and their similarities.
         self.register_buffer("neighbours", torch.zeros(n_items, self.k, dtype=torch.long))  # [n_items, k]
         self.register_buffer("weights", torch.zeros(n_items, self.k))  # [n_items, k]
+        self._transposed = TransposeCache()  # W.T for the CPU product, remade after a refit or load
 
     def fit(self, train: sp.csr_matrix) -> None:
         """Find each item's neighbours among the columns of ``train`` ``[n_users, n_items]``."""
@@ -49,4 +56,4 @@ class ItemKNN(nn.Module):
         store_neighbours(self.neighbours, self.weights, indices, values)
 
     def score(self, users: Tensor, history: Tensor) -> Tensor:
-        return score_from_neighbours(self.neighbours, self.weights, history)  # [B, n_items]
+        return score_from_neighbours(self.neighbours, self.weights, history, self._transposed)  # [B, n_items]

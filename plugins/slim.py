@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from recbench.errors import require, require_fraction, require_positive
 from recbench.linalg.sparse import (
+    TransposeCache,
     csr_tensor,
     history_times_sparse,
     register_csr,
@@ -95,6 +96,7 @@ class SLIM(nn.Module):
         self.n_users, self.n_items = n_users, n_items
         self.alpha, self.l1_ratio, self.max_iter, self.tol = alpha, l1_ratio, max_iter, tol
         register_csr(self, "weights_t", shape=(n_items, n_items))  # W^T [n_items, n_items]
+        self._transposed = TransposeCache()  # W for the CPU product, remade after a refit or load
 
     def fit(self, train: sp.csr_matrix) -> None:
         """Learn ``W`` from ``train`` ``[n_users, n_items]``."""
@@ -104,7 +106,10 @@ class SLIM(nn.Module):
         register_csr(self, "weights_t", sp.csr_matrix(weights.T.float().cpu().numpy()))
 
     def score(self, users: Tensor, history: Tensor) -> Tensor:
-        return history_times_sparse(csr_tensor(self, "weights_t", self.n_items), history)  # [B, n_items]
+        weights_t = csr_tensor(self, "weights_t", self.n_items)
+        sources = (self.weights_t_crow, self.weights_t_col, self.weights_t_values)
+        transposed = self._transposed(weights_t, sources) if history.device.type == "cpu" else None
+        return history_times_sparse(weights_t, history, transposed)  # [B, n_items]
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         resize_loaded_buffers(self, state_dict, prefix, ("weights_t",))

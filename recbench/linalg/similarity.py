@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from recbench.errors import require
-from recbench.linalg.sparse import history_times_sparse
+from recbench.linalg.sparse import TransposeCache, history_times_sparse
 
 SIMILARITIES = ("cosine", "pearson", "jaccard", "asymmetric", "tversky")
 
@@ -171,16 +171,19 @@ def store_neighbours(neighbours: Tensor, weights: Tensor, indices: Tensor, value
     weights.copy_(values.gather(1, order.indices))
 
 
-def score_from_neighbours(neighbours: Tensor, weights: Tensor, history: Tensor) -> Tensor:
+def score_from_neighbours(neighbours: Tensor, weights: Tensor, history: Tensor,
+                          cache: TransposeCache | None = None) -> Tensor:
     """Item-based scores ``history @ W.T`` ``[B, n_items]``: row i of W holds item i's neighbours.
 
     Args:
         neighbours: neighbour indices ``[n_items, k]``, ascending in each row.
         weights: their similarities ``[n_items, k]``.
         history: the users' known items ``[B, n_items]``.
+        cache: the model's cache of ``W.T`` for the CPU product (made per call without one).
     """
     n_items, k = neighbours.shape
     crow = torch.arange(0, n_items * k + 1, k, device=history.device)
     matrix = torch.sparse_csr_tensor(crow, neighbours.reshape(-1), weights.reshape(-1),
                                      size=(n_items, n_items), check_invariants=False)
-    return history_times_sparse(matrix, history)  # [B, n_items]
+    transposed = cache(matrix, (neighbours, weights)) if cache is not None and history.device.type == "cpu" else None
+    return history_times_sparse(matrix, history, transposed)  # [B, n_items]

@@ -62,3 +62,45 @@ def test_userknn_uses_the_k_most_similar_users_only():
     np.put_along_axis(weights, keep, np.take_along_axis(sims, keep, 1), 1)
     scores = model.score(torch.arange(10), torch.from_numpy(train).float())
     np.testing.assert_allclose(scores.numpy(), weights @ train, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["itemknn", "slim"])
+def test_cached_transpose_follows_a_refit_and_a_loaded_checkpoint(name):
+    # ItemKNN and SLIM keep their matrix's transpose between batches (TransposeCache); a refit or a
+    # loaded checkpoint must be scored with the new matrix, never the cached one.
+    from plugins.slim import SLIM
+
+    def make():
+        return ItemKNN(12, 9, k=3) if name == "itemknn" else SLIM(12, 9, alpha=0.01)
+
+    first, second = sp.csr_matrix(small_binary(1)), sp.csr_matrix(small_binary(2))
+    history = torch.from_numpy(small_binary(7)[:6]).float()
+    fresh = make()
+    fresh.fit(second)
+    expected = fresh.score(torch.arange(6), history)
+
+    model = make()
+    model.fit(first)
+    before = model.score(torch.arange(6), history)
+    assert model._transposed(*_matrix_and_sources(model)) is model._transposed(*_matrix_and_sources(model))  # kept
+    model.fit(second)
+    assert not torch.equal(before, expected)  # the two fits differ, so a stale transpose would show
+    assert torch.equal(model.score(torch.arange(6), history), expected)
+
+    reloaded = make()
+    reloaded.fit(first)
+    reloaded.score(torch.arange(6), history)  # fills the cache from the first fit
+    reloaded.load_state_dict(fresh.state_dict())
+    assert torch.equal(reloaded.score(torch.arange(6), history), expected)
+
+
+def _matrix_and_sources(model):
+    from recbench.linalg.sparse import csr_tensor
+
+    if isinstance(model, ItemKNN):
+        n, k = model.neighbours.shape
+        matrix = torch.sparse_csr_tensor(torch.arange(0, n * k + 1, k), model.neighbours.reshape(-1),
+                                         model.weights.reshape(-1), size=(n, n))
+        return matrix, (model.neighbours, model.weights)
+    return (csr_tensor(model, "weights_t", model.n_items),
+            (model.weights_t_crow, model.weights_t_col, model.weights_t_values))
