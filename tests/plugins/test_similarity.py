@@ -95,10 +95,10 @@ def test_unknown_similarity_is_a_readable_error():
         Similarity("cosin")
 
 
-@pytest.mark.parametrize("density", [0.02, 0.5])  # the sparse CPU path and the dense one
+@pytest.mark.parametrize("density", [0.02, 0.5])  # EASE: the sparse CPU path and the dense one
 def test_history_products_equal_dense_products(density):
-    # EASE, SLIM and ItemKNN score a sparse history through sparse products on CPU: the scores
-    # must be the dense product's, whichever path is taken.
+    # EASE, SLIM and ItemKNN score a sparse history through sparse products on CPU (EASE below a
+    # density, the others through the scatter kernel at any): the scores must be the dense product's.
     rng = np.random.default_rng(0)
     history = torch.from_numpy((rng.random((37, 211)) < density).astype(np.float32))
     dense_weights = torch.from_numpy(rng.standard_normal((211, 211)).astype(np.float32))
