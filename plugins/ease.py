@@ -111,7 +111,9 @@ class EASE(nn.Module):
                 f"model.solve_dtype must be float64 or float32, got {solve_dtype!r}")
         self.n_users, self.n_items = n_users, n_items
         self.l2, self.memory_limit_gb, self.solve_dtype = l2, memory_limit_gb, solve_dtype
-        self.register_buffer("weights", torch.zeros(n_items, n_items))  # B [n_items, n_items]
+        # B [n_items, n_items], made by fit or sized by a loaded checkpoint: a zero-filled placeholder
+        # would hold n_items^2 floats for nothing (2.9 GB at 26,744 items) while the fit runs.
+        self.register_buffer("weights", torch.zeros(0, 0))
 
     def fit(self, train: sp.csr_matrix) -> None:
         """Solve for ``B`` from ``train`` ``[n_users, n_items]`` on the model's device."""
@@ -141,15 +143,17 @@ class EASE(nn.Module):
         inverse = torch.cholesky_inverse(torch.linalg.cholesky(gram))  # P [n_items, n_items]; gram is SPD
         weights = inverse / (-inverse.diagonal())  # column j divided by -P_jj
         weights.diagonal().zero_()
-        self.weights.copy_(weights)
+        self.weights = weights.float()
 
     def _weights_from_inverse(self, inverse: np.ndarray, block: int = 2048) -> None:
-        """``B_ij = -P_ij / P_jj`` with a zero diagonal, into the float32 buffer a block of rows at a time."""
+        """``B_ij = -P_ij / P_jj`` with a zero diagonal, into new float32 weights a block of rows at a time."""
         scale = -1.0 / np.diag(inverse)
+        weights = torch.empty(self.n_items, self.n_items)
         for start in range(0, self.n_items, block):
             rows = inverse[start:start + block] * scale  # [block, n_items] float64, the only copy
             rows[np.arange(len(rows)), np.arange(start, start + len(rows))] = 0.0
-            self.weights[start:start + block] = torch.from_numpy(rows)
+            weights[start:start + block] = torch.from_numpy(rows)
+        self.weights = weights
 
     @staticmethod
     def _weights_in_place(inverse: np.ndarray, block: int = 2048) -> np.ndarray:
@@ -159,6 +163,14 @@ class EASE(nn.Module):
             inverse[start:start + block] *= scale
         np.fill_diagonal(inverse, 0.0)
         return inverse
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # An unfitted model holds a placeholder: give it the fitted shape, so that only a checkpoint of
+        # another shape fails load_state_dict's size check.
+        fitted = (self.n_items, self.n_items)
+        if self.weights.shape != fitted and state_dict.get(f"{prefix}weights", torch.empty(0)).shape == fitted:
+            self.register_buffer("weights", torch.empty(fitted, device=self.weights.device))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def score(self, users: Tensor, history: Tensor) -> Tensor:
         return history_times_dense(history, self.weights)  # [B, n_items]

@@ -46,6 +46,7 @@ def test_ease_in_float32_is_the_closed_form_made_in_the_gram_matrix_memory():
     loaded = EASE(60, 25, l2=5.0, solve_dtype="float32")
     loaded.load_state_dict(state)
     assert torch.equal(loaded.weights, model.weights)
+    assert EASE(60, 25).weights.numel() == 0  # no n_items^2 placeholder while the fit needs the memory
     with pytest.raises(RecbenchError, match="model.solve_dtype must be float64 or float32"):
         EASE(60, 25, solve_dtype="float16")
 
