@@ -14,20 +14,9 @@ On one contended thread it did a 256-user ML-20M-size UserKNN batch 7x faster th
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 import torch
-
-
-@numba.njit(parallel=True, cache=True, nogil=True)
-def _scatter_rows(a_indptr, a_indices, a_data, b_indptr, b_indices, b_data, out):  # pragma: no cover (compiled)
-    for row in numba.prange(len(a_indptr) - 1):
-        dense = out[row]
-        for p in range(a_indptr[row], a_indptr[row + 1]):
-            k, weight = a_indices[p], a_data[p]
-            for q in range(b_indptr[k], b_indptr[k + 1]):
-                dense[b_indices[q]] += weight * b_data[q]
 
 
 def sparse_product_dense(a: sp.csr_matrix, b: sp.csr_matrix) -> np.ndarray:
@@ -39,9 +28,13 @@ def sparse_product_dense(a: sp.csr_matrix, b: sp.csr_matrix) -> np.ndarray:
     """
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"cannot multiply {a.shape} by {b.shape}")
+    import numba  # here, not at the top: see recbench.linalg.scatter_kernel
+
+    from recbench.linalg.scatter_kernel import scatter_rows
+
     out = np.zeros((a.shape[0], b.shape[1]), dtype=np.float32)
     # numba's pool is sized once per process; follow the run's thread count (recbench.threads).
     numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
-    _scatter_rows(a.indptr, a.indices, a.data.astype(np.float32, copy=False),
-                  b.indptr, b.indices, b.data.astype(np.float32, copy=False), out)
+    scatter_rows(a.indptr, a.indices, a.data.astype(np.float32, copy=False),
+                 b.indptr, b.indices, b.data.astype(np.float32, copy=False), out)
     return out
