@@ -157,7 +157,7 @@ class EASE(nn.Module):
 
     @staticmethod
     def _weights_in_place(inverse: np.ndarray, block: int = 2048) -> np.ndarray:
-        """``B_ij = -P_ij / P_jj`` with a zero diagonal, overwriting the float32 ``inverse`` a block of rows at a time."""
+        """``B_ij = -P_ij / P_jj`` with a zero diagonal, written over ``inverse`` a block of rows at a time."""
         scale = (-1.0 / np.diag(inverse)).astype(inverse.dtype)  # a copy: the diagonal is overwritten
         for start in range(0, len(inverse), block):
             inverse[start:start + block] *= scale
