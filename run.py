@@ -2,9 +2,11 @@
 
 import gc
 
+from recbench.allocator import keep_large_blocks_in_heap
 from recbench.threads import prefer_passive_waiting
 
 prefer_passive_waiting()  # before torch and numpy start their OpenMP runtimes (see recbench/threads.py)
+keep_large_blocks_in_heap()  # batch-sized temporaries reuse memory (see recbench/allocator.py)
 
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402

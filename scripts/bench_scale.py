@@ -118,6 +118,7 @@ def run_model(model_name: str, data_file: Path, overrides: list[str]) -> list[di
     import numpy as np
     import pytorch_lightning as pl
 
+    from recbench.allocator import keep_large_blocks_in_heap
     from recbench.config import build
     from recbench.data.loading import load_dataset
     from recbench.evaluation.evaluator import Evaluator
@@ -127,6 +128,7 @@ def run_model(model_name: str, data_file: Path, overrides: list[str]) -> list[di
     from recbench.training.runner import fit_device
 
     cfg = compose_config(model_name, data_file, overrides)
+    keep_large_blocks_in_heap()  # as run.py does
     threads = set_threads(cfg.get("threads"))
     device = fit_device(cfg.trainer)
     rows: list[dict] = []
