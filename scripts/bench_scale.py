@@ -199,7 +199,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, help="instead of the size's")
     parser.add_argument("--items", type=int, help="instead of the size's")
     parser.add_argument("--interactions", type=int, help="instead of the size's (users have at least 20)")
-    parser.add_argument("--models", default="pop,ials,ease,itemknn,multvae,mf")
+    parser.add_argument("--models", default="pop,ials,ease,itemknn,userknn,multvae,mf")
     parser.add_argument("--threads", type=int, help="compute threads (the run's `threads`); default: all cores")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--override", action="append", default=[], help="a run override, e.g. model.k=50")
