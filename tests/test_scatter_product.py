@@ -57,3 +57,16 @@ def test_scatter_product_reads_unsorted_rows_and_float64_values():
 def test_scatter_product_refuses_mismatched_shapes():
     with pytest.raises(ValueError, match=r"cannot multiply \(2, 3\) by \(4, 5\)"):
         sparse_product_dense(sp.csr_matrix((2, 3)), sp.csr_matrix((4, 5)))
+
+
+def test_scipy_view_of_a_torch_csr_shares_its_memory():
+    # UserKNN hands its 16 M-entry training matrix to the kernel every batch: no copy, no int32 narrowing.
+    from recbench.linalg.sparse import scipy_csr
+
+    dense = torch.tensor([[1.0, 0, 0, 2.0], [0, 0, 3.0, 0]])
+    matrix = dense.to_sparse_csr()
+    view = scipy_csr(matrix)
+    np.testing.assert_array_equal(view.toarray(), dense.numpy())
+    for part, tensor in ((view.data, matrix.values()), (view.indices, matrix.col_indices()),
+                         (view.indptr, matrix.crow_indices())):
+        assert np.shares_memory(part, tensor.numpy()) and part.dtype == tensor.numpy().dtype
