@@ -70,3 +70,18 @@ def test_scipy_view_of_a_torch_csr_shares_its_memory():
     for part, tensor in ((view.data, matrix.values()), (view.indices, matrix.col_indices()),
                          (view.indptr, matrix.crow_indices())):
         assert np.shares_memory(part, tensor.numpy()) and part.dtype == tensor.numpy().dtype
+
+
+def test_sparse_rows_of_a_dense_batch_equal_scipy_rows():
+    from recbench.linalg.sparse import sparse_rows
+
+    dense = np.zeros((5, 7), dtype=np.float32)
+    dense[0, [1, 6]] = [1.0, 2.5]
+    dense[3, 0] = 4.0  # rows 1, 2 and 4 stay empty
+    dense[4, 6] = -1.0
+    rows = sparse_rows(torch.from_numpy(dense))
+    expected = sp.csr_matrix(dense)
+    np.testing.assert_array_equal(rows.indptr, expected.indptr)
+    np.testing.assert_array_equal(rows.indices, expected.indices)
+    np.testing.assert_array_equal(rows.data, expected.data)
+    assert rows.shape == (5, 7)

@@ -85,8 +85,21 @@ def scipy_csr(matrix: Tensor) -> sp.csr_matrix:
 
 
 def sparse_rows(dense: Tensor) -> sp.csr_matrix:
-    """A dense CPU batch ``[B, n]`` (known items, neighbour weights) as a scipy CSR matrix."""
-    return scipy_csr(dense.to_sparse_csr())
+    """A dense CPU batch ``[B, n]`` (known items) as a scipy CSR matrix.
+
+    One ``nonzero`` over the flat batch (row-major, so already in CSR order) and a ``searchsorted``
+    for the row starts: half the time of ``to_sparse_csr`` on a 256 x 26,744 batch, which was more
+    than ItemKNN's product itself at ML-20M's size.
+    """
+    n_rows, n_cols = dense.shape
+    flat = dense.reshape(-1)
+    index = flat.nonzero().squeeze(1)  # [nnz], ascending
+    rows = torch.div(index, n_cols, rounding_mode="floor")
+    result = sp.csr_matrix((n_rows, n_cols), dtype=np.float32)
+    result.data = flat[index].numpy()
+    result.indices = (index - rows * n_cols).numpy()
+    result.indptr = torch.searchsorted(rows, torch.arange(n_rows + 1)).numpy()
+    return result
 
 
 class TransposeCache:
