@@ -10,6 +10,7 @@ from recbench.errors import require_positive
 from recbench.linalg.scatter_product import sparse_product_dense
 from recbench.linalg.similarity import Similarity, dense_stats, vector_stats
 from recbench.linalg.sparse import (
+    csr_from_parts,
     csr_tensor,
     register_csr,
     resize_loaded_buffers,
@@ -71,8 +72,8 @@ class UserKNN(nn.Module):
         weights = top.values.nan_to_num(neginf=0.0)  # [B, k]
         if on_cpu:
             rows = torch.arange(0, weights.numel() + 1, self.k)
-            neighbours = sp.csr_matrix((weights.reshape(-1).numpy(), top.indices.reshape(-1).numpy(), rows.numpy()),
-                                       shape=(len(users), self.n_users))
+            neighbours = csr_from_parts(weights.reshape(-1).numpy(), top.indices.reshape(-1).numpy(), rows.numpy(),
+                                        (len(users), self.n_users))
             return torch.from_numpy(sparse_product_dense(neighbours, scipy_csr(csr_tensor(self, "train", self.n_items))))
         weights = torch.zeros_like(sims).scatter_(1, top.indices, weights)  # [B, n_users]
         return (train_t @ weights.T).T  # [B, n_items]
