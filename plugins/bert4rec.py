@@ -30,6 +30,11 @@ class BERT4Rec(nn.Module):
         dropout: dropout probability.
         max_len: positions the model reads, the mask token included.
         mask_prob: probability that a training item is masked.
+        mask_last_prob: probability that a training window instead has only its latest item
+            masked, the task scoring poses (0: never).
+        window_stride: items between the ends of a user's training windows; below ``max_len``
+            the windows overlap and an epoch holds more of them (None: ``max_len``; 1: every
+            prefix, as RecBole trains).
         batch_size: training windows per batch.
         optimizer: a partial that takes the parameters.
     """
@@ -39,15 +44,20 @@ class BERT4Rec(nn.Module):
 
     def __init__(self, n_users: int, n_items: int, embedding_dim: int = 64, num_layers: int = 2,
                  num_heads: int = 2, dropout: float = 0.2, max_len: int = 200, mask_prob: float = 0.2,
-                 batch_size: int = 128, optimizer: Callable | None = None):
+                 mask_last_prob: float = 0.0, window_stride: int | None = None, batch_size: int = 128,
+                 optimizer: Callable | None = None):
         super().__init__()
         require_positive("model.max_len", max_len, integer=True)
         require(max_len >= 2, f"model.max_len must be at least 2 for BERT4Rec (one item and the mask "
                               f"token), got {max_len}")
         require(0 < mask_prob < 1, f"model.mask_prob must be in (0, 1), got {mask_prob!r}")
+        require(0 <= mask_last_prob <= 1, f"model.mask_last_prob must be in [0, 1], got {mask_last_prob!r}")
+        if window_stride is not None:
+            require_positive("model.window_stride", window_stride, integer=True)
         require_positive("model.batch_size", batch_size, integer=True)
         self.n_users, self.n_items, self.max_len = n_users, n_items, max_len
-        self.mask_prob, self.batch_size = mask_prob, batch_size
+        self.mask_prob, self.mask_last_prob, self.batch_size = mask_prob, mask_last_prob, batch_size
+        self.window_stride = window_stride
         self.mask_token = n_items + 1  # after the padding token n_items
         self.optimizer = optimizer or (lambda params: torch.optim.Adam(params, lr=1e-3))
         self.encoder = SequenceEncoder(n_items, embedding_dim, max_len, num_layers, num_heads, dropout,

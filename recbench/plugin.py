@@ -18,7 +18,8 @@ hyperparameters with defaults. Every plugin is a :class:`Scorer`; it is trained 
     windows of each user's training items in time order where every position predicts the next
     item, plus ``"negatives": [B, L, num_negatives]`` when ``num_negatives > 0``;
   - ``"masked_item"`` (sequence models): ``{"users": [B], "sequence": [B, L], "masked": [B, L]}``,
-    with random positions (probability ``mask_prob``) to predict.
+    with random positions to predict; the model's ``mask_prob``, ``mask_last_prob`` and
+    ``window_stride`` say how (:class:`~recbench.training.sequence_batches.Masking`).
 
   Every training batch also carries ``"step"``: the number of optimizer steps taken so far, an
   int64 scalar tensor on the CPU (for schedules such as KL annealing; device ops take it as a

@@ -28,6 +28,8 @@ from recbench.experiment import train  # noqa: E402
 
 FIT = ["pop", "itemknn", "userknn", "puresvd", "ease", "slim", "ials"]
 GRADIENT = ["mf", "gmf", "mlp", "neumf", "multvae", "multdae", "recvae", "cfgan"]
+SEQUENTIAL_FIT = ["markov"]
+SEQUENTIAL = ["gru4rec", "sasrec", "bert4rec"]  # their frozen experiments are leave-one-out: *_ml100k_loo
 
 
 def run(experiment: str, overrides: list[str], output_dir: Path) -> dict:
@@ -49,13 +51,14 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--compare", help="an earlier --out file to compare with")
     parser.add_argument("--max-epochs", type=int, default=3)
-    parser.add_argument("--models", nargs="*", default=FIT + GRADIENT)
+    parser.add_argument("--models", nargs="*", default=FIT + GRADIENT + SEQUENTIAL_FIT + SEQUENTIAL)
     args = parser.parse_args()
     metrics = {}
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models:
-            extra = [] if model in FIT else [f"trainer.max_epochs={args.max_epochs}"]
-            metrics[model] = run(f"{model}_ml100k", extra, Path(tmp) / model)
+            extra = [] if model in FIT + SEQUENTIAL_FIT else [f"trainer.max_epochs={args.max_epochs}"]
+            experiment = f"{model}_ml100k_loo" if model in SEQUENTIAL_FIT + SEQUENTIAL else f"{model}_ml100k"
+            metrics[model] = run(experiment, extra, Path(tmp) / model)
             print(model, {k: round(v, 6) for k, v in metrics[model].items() if k.endswith("ndcg@20")}, flush=True)
     Path(args.out).write_text(json.dumps(metrics, indent=1))
     if args.compare:

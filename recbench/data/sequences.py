@@ -115,6 +115,40 @@ class Sequences:
         users = np.repeat(np.arange(self.n_users), n_windows)
         return torch.from_numpy(users), torch.from_numpy(inputs), targets
 
+    def window_bounds(self, max_len: int, stride: int) -> tuple[Tensor, Tensor, Tensor]:
+        """Training rows as bounds: windows of up to ``max_len`` items ending every ``stride`` items.
+
+        User ``u``'s windows end after its latest item, then ``stride`` items earlier, and so on
+        while an item is left; each holds the ``max_len`` items before its end (fewer at the
+        start). ``stride == max_len`` gives :meth:`windows` without shift, in the same row order;
+        a smaller stride gives overlapping windows, and ``stride == 1`` every prefix (RecBole's
+        training samples). Only bounds are stored, so a small stride costs no ``[rows, max_len]``
+        array; :func:`gather_windows` fills a batch.
+
+        Returns:
+            ``(users, starts, ends)``: int64 ``[R]`` each; a row holds ``items[starts:ends]``
+            (flat indices).
+        """
+        require_positive("model.max_len", max_len, integer=True)
+        require_positive("stride", stride, integer=True)
+        n_windows = -(-self.lengths // stride)  # [n_users]
+        users = np.repeat(np.arange(self.n_users), n_windows)
+        first_row = np.cumsum(n_windows) - n_windows
+        from_latest = np.arange(len(users)) - first_row[users]  # 0 = the window ending at the latest item
+        ends = self.indptr[users + 1] - from_latest * stride
+        starts = np.maximum(ends - max_len, self.indptr[users])
+        return torch.from_numpy(users), torch.from_numpy(starts), torch.from_numpy(ends)
+
+
+def gather_windows(items: Tensor, starts: Tensor, ends: Tensor) -> Tensor:
+    """Rows ``items[starts[r]:ends[r]]``, int64 ``[R, longest]``, left-aligned, PAD on the right."""
+    lengths = ends - starts
+    width = max(int(lengths.max()), 1) if len(lengths) else 1
+    offsets = torch.arange(width)
+    real = offsets[None, :] < lengths[:, None]  # [R, width]
+    flat = (starts[:, None] + offsets[None, :]).clamp(max=len(items) - 1)
+    return items[flat].masked_fill(~real, PAD)
+
 
 def build_sequences(split: SplitData, stage: str) -> Sequences:
     """The time-ordered items of every user that a stage's history (or training) is made of.

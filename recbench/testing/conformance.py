@@ -455,6 +455,7 @@ def _build(cfg: DictConfig, split: SplitData, seed: int, features: dict[str, Fea
 def _train(model, split: SplitData, seed: int, epochs: int) -> None:
     """Fit, or train ``epochs`` epochs through recbench's Lightning module (no validation)."""
     from recbench.training.module import InteractionDataModule, RecommenderModule
+    from recbench.training.sequence_batches import Masking
 
     pl.seed_everything(seed, workers=True, verbose=False)
     sequential = reads_sequences(model)
@@ -469,7 +470,7 @@ def _train(model, split: SplitData, seed: int, epochs: int) -> None:
     data = InteractionDataModule(split, model.batch_kind, model.batch_size, evaluator, seed,
                                  getattr(model, "num_negatives", 0),
                                  max_len=model.max_len if sequential else None,
-                                 mask_prob=getattr(model, "mask_prob", 0.0))
+                                 masking=Masking.of(model))
     trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=epochs, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                          num_sanity_val_steps=0, limit_val_batches=0, use_distributed_sampler=False,

@@ -17,7 +17,11 @@ from recbench.evaluation.evaluator import (
     model_input,
 )
 from recbench.training.batches import EpochSampler, InteractionBatches, UserBatches
-from recbench.training.sequence_batches import SEQUENCE_BATCH_KINDS, sequence_batches
+from recbench.training.sequence_batches import (
+    SEQUENCE_BATCH_KINDS,
+    Masking,
+    sequence_batches,
+)
 
 
 class RecommenderModule(pl.LightningModule):
@@ -183,12 +187,12 @@ class InteractionDataModule(pl.LightningDataModule):
     in the trainer configs: recbench's batches shard themselves).
 
     ``max_len`` (sequence models): evaluation batches also carry each user's time-ordered history
-    ``"sequence": [B, max_len]``; ``mask_prob`` is for ``"masked_item"`` batches.
+    ``"sequence": [B, max_len]``; ``masking`` is for ``"masked_item"`` batches.
     """
 
     def __init__(self, split: SplitData, batch_kind: str, batch_size: int, evaluator: Evaluator,
                  seed: int, num_negatives: int = 0, poisson: bool = False, max_len: int | None = None,
-                 mask_prob: float = 0.0):
+                 masking: Masking | None = None):
         super().__init__()
         kinds = ("interactions", "users", *SEQUENCE_BATCH_KINDS)
         if batch_kind not in kinds:
@@ -201,7 +205,7 @@ class InteractionDataModule(pl.LightningDataModule):
         self.batch_size, self.evaluator = batch_size, evaluator
         self.seed, self.num_negatives = seed, num_negatives
         self.poisson = poisson  # Poisson-sampled batches, as DP-SGD's accounting requires
-        self.max_len, self.mask_prob = max_len, mask_prob
+        self.max_len, self.masking = max_len, masking
         self.train_matrix = split.train
 
     def _shard(self) -> tuple[int, int]:
@@ -223,7 +227,7 @@ class InteractionDataModule(pl.LightningDataModule):
                                          self._batch_device())
         elif self.batch_kind in SEQUENCE_BATCH_KINDS:
             dataset = sequence_batches(self.split, self.batch_kind, self.max_len, self.batch_size, self.seed,
-                                       self.num_negatives, self.mask_prob)
+                                       self.num_negatives, self.masking)
         else:
             dataset = UserBatches(self.train_matrix, self.batch_size, self.seed, self._batch_device())
         rank, world_size = self._shard()

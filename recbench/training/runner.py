@@ -22,6 +22,7 @@ from recbench.plugin import reads_sequences
 from recbench.privacy.settings import DPSettings
 from recbench.record import Privacy
 from recbench.training.module import InteractionDataModule, RecommenderModule
+from recbench.training.sequence_batches import Masking
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def _fit(model: torch.nn.Module, split: SplitData, evaluator: Evaluator, trainin
     data = InteractionDataModule(split, model.batch_kind, model.batch_size, evaluator, training.seed,
                                  getattr(model, "num_negatives", 0), poisson=private is not None,
                                  max_len=model.max_len if reads_sequences(model) else None,
-                                 mask_prob=getattr(model, "mask_prob", 0.0))
+                                 masking=Masking.of(model))
     trainer = training.build_trainer(callbacks, **strategy, **trainer_overrides)
     start = time.perf_counter()
     trainer.fit(module, datamodule=data, ckpt_path=resume_from, weights_only=True)

@@ -9,6 +9,7 @@ DDP processes.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import scipy.sparse as sp
 import torch
@@ -16,7 +17,13 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from recbench.data.interactions import SplitData
-from recbench.data.sequences import PAD, Sequences, build_sequences, trim_padding
+from recbench.data.sequences import (
+    PAD,
+    Sequences,
+    build_sequences,
+    gather_windows,
+    trim_padding,
+)
 from recbench.training.batches import (
     UnseenItemSampler,
     _EpochOrder,
@@ -27,11 +34,31 @@ from recbench.training.batches import (
 SEQUENCE_BATCH_KINDS = ("next_item", "masked_item")
 
 
-class _WindowBatches(Dataset):
-    """Shuffled windows; subclasses add what their batch kind needs."""
+@dataclass(frozen=True)
+class Masking:
+    """How :class:`MaskedItemBatches` mask: a model's ``mask_prob``, ``mask_last_prob`` and ``window_stride``.
 
-    def __init__(self, users: Tensor, inputs: Tensor, batch_size: int, seed: int):
-        self.users, self.inputs = users, inputs  # [R], [R, max_len]
+    Attributes:
+        prob: probability that an item is masked.
+        last_prob: probability that a window has only its latest item masked instead.
+        stride: items between the ends of a user's windows (None: ``max_len``, no overlap).
+    """
+
+    prob: float = 0.0
+    last_prob: float = 0.0
+    stride: int | None = None
+
+    @classmethod
+    def of(cls, model) -> Masking:
+        return cls(getattr(model, "mask_prob", 0.0), getattr(model, "mask_last_prob", 0.0),
+                   getattr(model, "window_stride", None))
+
+
+class _WindowBatches(Dataset):
+    """Shuffled window rows of ``users`` ``[R]``; subclasses hold the windows and what their batch kind needs."""
+
+    def __init__(self, users: Tensor, batch_size: int, seed: int):
+        self.users = users
         self.batch_size, self.seed = batch_size, seed
         self.n_batches = max(1, math.ceil(len(users) / batch_size))
         self.order = _EpochOrder(len(users), seed)
@@ -63,8 +90,8 @@ class NextItemBatches(_WindowBatches):
     def __init__(self, sequences: Sequences, train: sp.csr_matrix, max_len: int, batch_size: int, seed: int,
                  num_negatives: int = 0):
         users, inputs, targets = sequences.windows(max_len, shifted=True)
-        super().__init__(users, inputs, batch_size, seed)
-        self.targets, self.num_negatives = targets, num_negatives
+        super().__init__(users, batch_size, seed)
+        self.inputs, self.targets, self.num_negatives = inputs, targets, num_negatives  # [R, max_len] each
         self.sampler = UnseenItemSampler(train) if num_negatives > 0 else None
 
     def __getitem__(self, index: tuple[int, int] | int) -> dict[str, Tensor]:
@@ -81,37 +108,47 @@ class NextItemBatches(_WindowBatches):
 
 
 class MaskedItemBatches(_WindowBatches):
-    """Masked-item batches (BERT4Rec's cloze task).
+    """Masked-item batches (BERT4Rec's cloze task) over windows ending every ``stride`` items.
 
     Batch ``{"users": [B], "sequence": [B, L], "masked": bool [B, L]}``: each real position is
-    masked with probability ``mask_prob``, and a row with no masked position gets its latest item
-    masked (the position scoring predicts). The model replaces masked items with its own mask
-    token and predicts ``sequence`` there.
+    masked with probability ``masking.prob``, and a row with no masked position gets its latest item
+    masked (the position scoring predicts). With probability ``masking.last_prob`` a row instead has
+    only its latest item masked: the task scoring poses, a mask with no item after it (Sun et
+    al.'s extra training samples; RecBole's ``ft_ratio`` per batch). The model replaces masked
+    items with its own mask token and predicts ``sequence`` there.
+
+    ``masking.stride`` (default ``max_len``: windows that do not overlap) below ``max_len`` gives
+    overlapping windows, so each item is seen, and masked, in several contexts per epoch; at 1
+    every prefix is a row, as RecBole trains BERT4Rec.
     """
 
-    def __init__(self, sequences: Sequences, max_len: int, batch_size: int, seed: int, mask_prob: float):
-        users, inputs, _ = sequences.windows(max_len, shifted=False)
-        super().__init__(users, inputs, batch_size, seed)
-        self.mask_prob = mask_prob
+    def __init__(self, sequences: Sequences, max_len: int, batch_size: int, seed: int, masking: Masking):
+        users, self.starts, self.ends = sequences.window_bounds(max_len, masking.stride or max_len)
+        super().__init__(users, batch_size, seed)
+        self.items = torch.from_numpy(sequences.items)
+        self.masking = masking
 
     def __getitem__(self, index: tuple[int, int] | int) -> dict[str, Tensor]:
         epoch, step = epoch_step(index)
         rows = self._rows(epoch, step)
-        sequence = self.inputs[rows]
-        sequence = sequence[:, :trim_padding(sequence)]  # [B, L'], pad columns only cost time
+        sequence = gather_windows(self.items, self.starts[rows], self.ends[rows])  # [B, L'], L' <= max_len
         real = sequence != PAD
-        draws = torch.rand(sequence.shape, generator=_generator(self.seed, epoch, step))
-        masked = real & (draws < self.mask_prob)
-        none = ~masked.any(dim=1)
+        generator = _generator(self.seed, epoch, step)
+        masked = real & (torch.rand(sequence.shape, generator=generator) < self.masking.prob)
+        last_only = ~masked.any(dim=1)
+        if self.masking.last_prob > 0:
+            chosen = torch.rand(len(rows), generator=generator) < self.masking.last_prob  # [B]
+            masked[chosen] = False
+            last_only |= chosen
         latest = real.sum(dim=1) - 1  # every window holds at least one item
-        masked[none.nonzero().view(-1), latest[none]] = True
+        masked[last_only.nonzero().view(-1), latest[last_only]] = True
         return {"users": self.users[rows], "sequence": sequence, "masked": masked}
 
 
 def sequence_batches(split: SplitData, batch_kind: str, max_len: int, batch_size: int, seed: int,
-                     num_negatives: int = 0, mask_prob: float = 0.0) -> Dataset:
+                     num_negatives: int = 0, masking: Masking | None = None) -> Dataset:
     """The training batches of a sequence model, from the split's training items in time order."""
     sequences = build_sequences(split, "train")
     if batch_kind == "next_item":
         return NextItemBatches(sequences, split.train, max_len, batch_size, seed, num_negatives)
-    return MaskedItemBatches(sequences, max_len, batch_size, seed, mask_prob)
+    return MaskedItemBatches(sequences, max_len, batch_size, seed, masking or Masking())

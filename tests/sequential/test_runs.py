@@ -50,6 +50,15 @@ def test_max_len_below_one_fails_before_reading_data(model, tmp_path, capsys, mo
                          "model.max_len must be a positive integer, got 0")
 
 
+@pytest.mark.parametrize("override, message", [
+    ("model.mask_prob=1.0", "model.mask_prob must be in (0, 1), got 1.0"),
+    ("model.mask_last_prob=1.5", "model.mask_last_prob must be in [0, 1], got 1.5"),
+])
+def test_impossible_bert4rec_masking_is_one_message(override, message, tmp_path, capsys):
+    assert_fails_cleanly(tmp_path, capsys, ["model=bert4rec", override, "split=leave_one_out", "dataset=ml-100k"],
+                         message)
+
+
 def test_a_time_ordered_protocol_on_data_without_timestamps_fails(tmp_path, capsys):
     data = tmp_path / "data"
     data.mkdir()

@@ -5,7 +5,11 @@ import torch
 
 from recbench.data.sequences import PAD, Sequences
 from recbench.training.batches import EpochSampler
-from recbench.training.sequence_batches import MaskedItemBatches, NextItemBatches
+from recbench.training.sequence_batches import (
+    MaskedItemBatches,
+    Masking,
+    NextItemBatches,
+)
 
 
 def random_sequences(seed=0, n_users=30, n_items=200):
@@ -51,7 +55,7 @@ def test_next_item_batches_shift_targets_and_cover_every_transition_once():
 
 def test_masked_item_batches_mask_real_positions_only_and_at_least_one_per_row():
     sequences, _ = random_sequences(seed=2)
-    batches = MaskedItemBatches(sequences, max_len=10, batch_size=16, seed=3, mask_prob=0.3)
+    batches = MaskedItemBatches(sequences, max_len=10, batch_size=16, seed=3, masking=Masking(0.3))
     masked_share = []
     for step in range(len(batches)):
         batch = batches[(0, step)]
@@ -62,6 +66,28 @@ def test_masked_item_batches_mask_real_positions_only_and_at_least_one_per_row()
     assert 0.2 < float(torch.stack(masked_share).mean()) < 0.45
 
 
+def test_mask_last_prob_gives_rows_with_only_their_latest_item_masked():
+    sequences, _ = random_sequences(seed=4, n_users=400)
+    plain = MaskedItemBatches(sequences, max_len=10, batch_size=50, seed=3, masking=Masking(0.3))
+    mixed = MaskedItemBatches(sequences, max_len=10, batch_size=50, seed=3, masking=Masking(0.3, last_prob=0.4))
+    last_only_rows, rows = 0, 0
+    for step in range(len(mixed)):
+        batch = mixed[(0, step)]
+        real, masked = batch["sequence"] != PAD, batch["masked"]
+        latest = real.sum(dim=1) - 1
+        only_latest = torch.zeros_like(masked)
+        only_latest[torch.arange(len(latest)), latest] = True
+        is_last_only = (masked == only_latest).all(dim=1)
+        # a row is either left as plain masking drew it, or holds exactly its latest item
+        drawn = plain[(0, step)]["masked"]
+        assert torch.equal(batch["sequence"], plain[(0, step)]["sequence"])
+        assert ((masked == drawn).all(dim=1) | is_last_only).all()
+        last_only_rows += int((is_last_only & ~(drawn == only_latest).all(dim=1)).sum())
+        rows += len(masked)
+    # rows plain masking would not have left with the latest item alone: about 0.4 of them
+    assert 0.3 < last_only_rows / rows < 0.5
+
+
 def test_sequence_batches_depend_only_on_seed_epoch_and_step():
     sequences, n_items = random_sequences()
     train = training_matrix(sequences, n_items)
@@ -70,7 +96,7 @@ def test_sequence_batches_depend_only_on_seed_epoch_and_step():
     for key in ("users", "sequence", "target", "negatives"):
         assert torch.equal(a[(2, 1)][key], b[(2, 1)][key])
     assert not torch.equal(a[(0, 0)]["sequence"], a[(1, 0)]["sequence"])  # a new epoch reshuffles
-    m1, m2 = (MaskedItemBatches(sequences, 8, 7, seed=5, mask_prob=0.5) for _ in range(2))
+    m1, m2 = (MaskedItemBatches(sequences, 8, 7, seed=5, masking=Masking(0.5)) for _ in range(2))
     assert torch.equal(m1[(1, 2)]["masked"], m2[(1, 2)]["masked"])
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from recbench.data.interactions import Interactions, Role, SplitData
-from recbench.data.sequences import PAD, build_sequences
+from recbench.data.sequences import PAD, build_sequences, gather_windows
 from recbench.errors import RecbenchError
 
 T, V, X = Role.TRAIN, Role.VALID, Role.TEST
@@ -66,6 +66,26 @@ def test_masked_windows_hold_the_items_themselves():
     assert targets is None
     assert users.tolist() == [0, 0, 1]
     assert inputs.tolist() == [[3, 7, 1], [5, PAD, PAD], [6, 4, 0]]
+
+
+def windows_of(sequences, max_len, stride):
+    users, starts, ends = sequences.window_bounds(max_len, stride)
+    return users.tolist(), gather_windows(torch.from_numpy(sequences.items), starts, ends).tolist()
+
+
+def test_window_bounds_without_overlap_are_the_masked_windows():
+    sequences = build_sequences(hand_split(), "test")  # [5, 3, 7, 1], [6, 4, 0], []
+    users, inputs, _ = sequences.windows(3, shifted=False)
+    assert windows_of(sequences, 3, 3) == (users.tolist(), inputs.tolist())
+
+
+def test_a_stride_of_one_gives_every_prefix_cut_to_max_len():
+    sequences = build_sequences(hand_split(), "test")
+    users, rows = windows_of(sequences, 3, 1)
+    assert users == [0, 0, 0, 0, 1, 1, 1]
+    assert rows == [[3, 7, 1], [5, 3, 7], [5, 3, PAD], [5, PAD, PAD], [6, 4, 0], [6, 4, PAD], [6, PAD, PAD]]
+    # a stride between: windows end 2 items apart, each holding up to max_len items
+    assert windows_of(sequences, 3, 2) == ([0, 0, 1, 1], [[3, 7, 1], [5, 3, PAD], [6, 4, 0], [6, PAD, PAD]])
 
 
 def test_sequences_need_timestamps_and_a_positive_max_len():
