@@ -38,6 +38,7 @@ class ContentKNN(nn.Module):
     """
 
     feature_inputs = ("item",)
+    sparse_history = True  # score takes the history as sparse rows too (a sparse product)
 
     def __init__(self, n_users: int, n_items: int, item_features: FeatureTensors | None = None, k: int = 100,
                  shrink: float = 0.0):

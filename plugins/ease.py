@@ -102,6 +102,7 @@ class EASE(nn.Module):
 
     folds_in_history = True  # scores from the history alone (recbench recommend --history)
     linear_in_history = True  # score = history @ W: exact explanations
+    sparse_history = True  # score takes the history as sparse rows too (a sparse product)
 
     def __init__(self, n_users: int, n_items: int, l2: float = 500.0, memory_limit_gb: float | None = None,
                  solve_dtype: str = "float64"):

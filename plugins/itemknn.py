@@ -37,6 +37,7 @@ class ItemKNN(nn.Module):
 
     folds_in_history = True  # scores from the history alone (recbench recommend --history)
     linear_in_history = True  # score = history @ W: exact explanations
+    sparse_history = True  # score takes the history as sparse rows too (a sparse product)
 
     def __init__(self, n_users: int, n_items: int, k: int = 100, similarity: str = "cosine",
                  shrink: float = 10.0, normalize: bool = True, alpha: float = 0.5, beta: float = 1.0):

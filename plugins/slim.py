@@ -86,6 +86,7 @@ class SLIM(nn.Module):
 
     folds_in_history = True  # scores from the history alone (recbench recommend --history)
     linear_in_history = True  # score = history @ W: exact explanations
+    sparse_history = True  # score takes the history as sparse rows too (a sparse product)
 
     def __init__(self, n_users: int, n_items: int, alpha: float = 0.25, l1_ratio: float = 0.01,
                  max_iter: int = 20, tol: float = 1e-4):

@@ -7,6 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from recbench.errors import require_positive
+from recbench.evaluation.ranking import dense_interactions
 from recbench.linalg.scatter_product import sparse_product_dense
 from recbench.linalg.similarity import Similarity, dense_stats, vector_stats
 from recbench.linalg.sparse import (
@@ -38,6 +39,8 @@ class UserKNN(nn.Module):
         beta: Tversky's beta.
     """
 
+    sparse_history = True  # score takes the history as sparse rows too (sparse products)
+
     def __init__(self, n_users: int, n_items: int, k: int = 100, similarity: str = "cosine",
                  shrink: float = 10.0, normalize: bool = True, alpha: float = 0.5, beta: float = 1.0):
         super().__init__()
@@ -64,7 +67,7 @@ class UserKNN(nn.Module):
         if on_cpu:
             dot = torch.from_numpy(sparse_product_dense(sparse_rows(history), scipy_csr(train_t)))  # [B, n_users]
         else:
-            dot = (csr_tensor(self, "train", self.n_items) @ history.T).T
+            dot = (csr_tensor(self, "train", self.n_items) @ dense_interactions(history).T).T
         sims = self.similarity(dot, dense_stats(history), (self.user_sum, self.user_sq), self.n_items)
         sims[torch.arange(len(users), device=sims.device), users] = float("-inf")
         top = torch.topk(sims, self.k, dim=1)

@@ -69,6 +69,12 @@ Optional capabilities a plugin may declare as class attributes (``recbench recom
   score a user it never saw from a given history (item-based models, autoencoders).
 * ``linear_in_history = True``: ``score(history) = history @ W`` for some item-item matrix W, so
   an item's score is exactly a sum of contributions of the history items (EASE, SLIM, ItemKNN).
+* ``sparse_history = True``: ``score`` also takes ``history`` as a coalesced sparse COO tensor
+  ``[B, n_items]`` (the user's interactions), and the evaluator then hands it over as it holds it
+  instead of densifying it. For models that turn the history back into sparse rows for a
+  sparse product (neighbourhood models, SLIM, EASE): at ML-20M's size densifying a batch and
+  finding its nonzeros again cost more than ItemKNN's product itself. Every other caller still
+  passes dense rows, so such a model takes both (the conformance kit checks they score alike).
 """
 
 from __future__ import annotations
@@ -144,6 +150,11 @@ def folds_in_history(model: object) -> bool:
 def linear_in_history(model: object) -> bool:
     """True when the model's scores are a sum over history items (exact explanations)."""
     return bool(getattr(model, "linear_in_history", False))
+
+
+def takes_sparse_history(model: object) -> bool:
+    """True when the model's ``score`` also takes the history as a sparse COO tensor."""
+    return bool(getattr(model, "sparse_history", False))
 
 
 def is_fit_model(model: object) -> bool:

@@ -30,6 +30,8 @@ def test_a_correct_plugin_passes_every_check():
     ("BatchDependent", r"scores depend on other users in the same batch: user \d+ scored alone differs"),
     ("MutatesHistory", r"score\(\) changes its history argument in place: recbench recommend and recbench "
                        r"explain mask the known items from that tensor"),
+    ("SparseHistoryMisread", r"sparse history scored differently: score\(\) given the history as sparse COO "
+                             r"rows .* differs from score\(\) given the same rows dense"),
     ("StateInAttribute", r"checkpoint round trip: a fresh instance loaded with the trained state_dict "
                          r"scores differently"),
     ("ResizedBuffer", r"checkpoint round trip: loading the trained state_dict into a fresh instance failed "

@@ -85,3 +85,27 @@ def test_sparse_rows_of_a_dense_batch_equal_scipy_rows():
     np.testing.assert_array_equal(rows.indices, expected.indices)
     np.testing.assert_array_equal(rows.data, expected.data)
     assert rows.shape == (5, 7)
+
+
+def test_sparse_rows_of_a_coo_batch_equal_those_of_the_dense_batch():
+    from recbench.linalg.sparse import sparse_rows
+
+    dense = np.zeros((5, 7), dtype=np.float32)
+    dense[0, [6, 1]] = [2.5, 1.0]
+    dense[3, 0] = 4.0  # rows 1, 2 and 4 stay empty; the last row is empty too
+    unsorted = torch.sparse_coo_tensor(torch.tensor([[3, 0, 0], [0, 6, 1]]), torch.tensor([4.0, 2.5, 1.0]), (5, 7))
+    for batch in (torch.from_numpy(dense).to_sparse(), unsorted):
+        rows = sparse_rows(batch)
+        expected = sp.csr_matrix(dense)
+        np.testing.assert_array_equal(rows.indptr, expected.indptr)
+        np.testing.assert_array_equal(rows.indices, expected.indices)
+        np.testing.assert_array_equal(rows.data, expected.data)
+        assert rows.shape == (5, 7)
+
+
+def test_row_stats_of_a_coo_batch_equal_those_of_the_dense_batch():
+    from recbench.linalg.similarity import dense_stats
+
+    dense = torch.tensor([[0.0, 2.0, 0.0, 3.0], [0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
+    total, squares = dense_stats(dense.to_sparse())
+    assert total.tolist() == [5.0, 0.0, 1.0] and squares.tolist() == [13.0, 0.0, 1.0]

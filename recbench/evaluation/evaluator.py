@@ -35,6 +35,7 @@ from recbench.evaluation.segments import (
     segment_masks,
     segment_metrics,
 )
+from recbench.plugin import takes_sparse_history
 
 
 def dense_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> Tensor:
@@ -128,10 +129,12 @@ class EvaluationBatches(Dataset):
         return batch
 
 
-def model_input(batch: dict[str, Tensor]) -> Tensor:
+def model_input(batch: dict[str, Tensor], sparse: bool = False) -> Tensor:
     """What ``score`` reads as history: the time-ordered sequence when the batch has one, else the
-    dense rows ``[B, n_items]``."""
-    return batch["sequence"] if "sequence" in batch else dense_interactions(batch["history"])
+    rows ``[B, n_items]``, dense unless ``sparse`` (a model with ``sparse_history``)."""
+    if "sequence" in batch:
+        return batch["sequence"]
+    return batch["history"] if sparse else dense_interactions(batch["history"])
 
 
 @dataclass
@@ -406,8 +409,9 @@ class Evaluator:
         was_training = getattr(model, "training", False)
         if hasattr(model, "eval"):
             model.eval()
+        sparse = takes_sparse_history(model)
         for batch in self.batches(history, target, sequences=sequences, device=device):
-            accumulator.add(batch["users"], model.score(batch["users"], model_input(batch)),
+            accumulator.add(batch["users"], model.score(batch["users"], model_input(batch, sparse)),
                             batch["history"], batch["target"])
         if was_training:
             model.train()

@@ -97,7 +97,12 @@ def vector_stats(matrix: sp.csr_matrix) -> tuple[Tensor, Tensor]:
 
 
 def dense_stats(vectors: Tensor) -> tuple[Tensor, Tensor]:
-    """``(sum, sum of squares)`` of each row of a dense ``[R, n_features]`` tensor."""
+    """``(sum, sum of squares)`` of each row of a ``[R, n_features]`` tensor, dense or sparse COO."""
+    if vectors.is_sparse:
+        vectors = vectors.coalesce()  # itself when already coalesced
+        rows, values = vectors.indices()[0], vectors.values()
+        zeros = values.new_zeros(vectors.shape[0])
+        return zeros.index_add(0, rows, values), zeros.index_add(0, rows, values.square())
     return vectors.sum(dim=1), vectors.square().sum(dim=1)
 
 

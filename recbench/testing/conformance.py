@@ -33,7 +33,7 @@ from recbench.data.split import LeaveOneOut, RandomSplit
 from recbench.data.synthetic import generate_synthetic
 from recbench.errors import RecbenchError
 from recbench.evaluation.evaluator import Evaluator, dense_rows
-from recbench.plugin import FeatureTensors, is_fit_model, reads_sequences
+from recbench.plugin import FeatureTensors, is_fit_model, reads_sequences, takes_sparse_history
 from recbench.testing.ddp import check_ddp_run, find_repo_root
 
 # Scores are compared with this tolerance: CPU float32 kernels may reorder sums between batch
@@ -73,7 +73,8 @@ def check_plugin(model: str | Path | Mapping | DictConfig, *, ddp: bool = False,
     A sequence plugin (``history_kind = "sequence"``) is trained and scored on a leave-one-out
     split from time-ordered histories ``[B, max_len]``, and must also show that the order of a
     history matters (reversing it changes the scores) and that padding does not (the same
-    histories with fewer pad columns score the same).
+    histories with fewer pad columns score the same). A plugin with ``sparse_history`` must score
+    the same from the history as sparse COO rows as from the dense rows.
 
     Args:
         model: a model config option name (``"mlp"``, resolved through Hydra's search path, so
@@ -114,6 +115,8 @@ def check_plugin(model: str | Path | Mapping | DictConfig, *, ddp: bool = False,
         check.repeatable(first, users, history, scores)
         check.batch_independent(first, users, history, scores)
         check.masking(first, split)
+        if takes_sparse_history(first):
+            check.sparse_history(first, users, history, scores)
         if sequential:
             check.order_matters(first, split, users, history, scores)
             check.padding_invariant(first, users, history, scores)
@@ -264,6 +267,16 @@ class _Checker:
                       "the evaluator masks from the batch's own history, whatever score() does, so this "
                       "points at recbench (recbench/evaluation/ranking.py): please report it")
         self.ok("known items masked")
+
+    def sparse_history(self, model, users: Tensor, history: Tensor, scores: Tensor) -> None:
+        from_sparse = _score(model, users, history.to_sparse())
+        if not _close(from_sparse, scores):
+            self.fail("sparse history scored differently", f"score() given the history as sparse COO rows "
+                      f"(as the evaluator passes it to a model with sparse_history = True) differs from "
+                      f"score() given the same rows dense (max difference {_max_diff(from_sparse, scores):.3g}); "
+                      "read a sparse history with history.indices() and history.values(), or convert it "
+                      "with history.to_dense(), or drop sparse_history")
+        self.ok("sparse history scored as dense")
 
     def order_matters(self, model, split: SplitData, users: Tensor, history: Tensor, scores: Tensor) -> None:
         # The same items in the opposite order; with a one-item window, the user's oldest item instead.

@@ -16,6 +16,7 @@ from recbench.evaluation.evaluator import (
     RankingResult,
     model_input,
 )
+from recbench.plugin import takes_sparse_history
 from recbench.training.batches import EpochSampler, InteractionBatches, UserBatches
 from recbench.training.sequence_batches import (
     SEQUENCE_BATCH_KINDS,
@@ -114,7 +115,7 @@ class RecommenderModule(pl.LightningModule):
         self._accumulator = self.evaluator.accumulator(self.n_items, "test")
 
     def _evaluation_step(self, batch: dict[str, Tensor]) -> None:
-        scores = self.model.score(batch["users"], model_input(batch))  # [B, n_items]
+        scores = self.model.score(batch["users"], model_input(batch, takes_sparse_history(self.model)))  # [B, n_items]
         self._accumulator.add(batch["users"], scores, batch["history"], batch["target"])
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
