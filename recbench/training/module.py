@@ -115,7 +115,8 @@ class RecommenderModule(pl.LightningModule):
         self._accumulator = self.evaluator.accumulator(self.n_items, "test")
 
     def _evaluation_step(self, batch: dict[str, Tensor]) -> None:
-        scores = self.model.score(batch["users"], model_input(batch, takes_sparse_history(self.model)))  # [B, n_items]
+        history = model_input(batch, takes_sparse_history(self.model))
+        scores = self.model.score(batch["users"], history)  # [B, n_items]
         self._accumulator.add(batch["users"], scores, batch["history"], batch["target"])
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:

@@ -111,11 +111,11 @@ class MaskedItemBatches(_WindowBatches):
     """Masked-item batches (BERT4Rec's cloze task) over windows ending every ``stride`` items.
 
     Batch ``{"users": [B], "sequence": [B, L], "masked": bool [B, L]}``: each real position is
-    masked with probability ``masking.prob``, and a row with no masked position gets its latest item
-    masked (the position scoring predicts). With probability ``masking.last_prob`` a row instead has
-    only its latest item masked: the task scoring poses, a mask with no item after it (Sun et
-    al.'s extra training samples; RecBole's ``ft_ratio`` per batch). The model replaces masked
-    items with its own mask token and predicts ``sequence`` there.
+    masked with probability ``masking.prob``, and a row with no masked position gets its latest
+    item masked (the position scoring predicts). With probability ``masking.last_prob`` a row
+    instead has only its latest item masked: the task scoring poses, a mask with no item after it
+    (Sun et al.'s extra training samples; RecBole's ``ft_ratio`` draws them per batch). The model
+    replaces masked items with its own mask token and predicts ``sequence`` there.
 
     ``masking.stride`` (default ``max_len``: windows that do not overlap) below ``max_len`` gives
     overlapping windows, so each item is seen, and masked, in several contexts per epoch; at 1
