@@ -55,16 +55,23 @@ def spd_inverse_in_place(matrix: np.ndarray, block: int = 2048) -> np.ndarray:
     LAPACK's Cholesky factorisation (``potrf``) and inverse from it (``potri``) overwrite the
     matrix, so no second ``n^2`` array is made (at 26,744 items each is 5.7 GB in float64). They
     fill one triangle; the other is copied from it a block at a time.
+
+    They run on one BLAS thread: the OpenBLAS that scipy bundles (0.3.31 here) crashes the process
+    (SIGSEGV) in its threaded ``potrf`` on large matrices: on 2 threads at float64 with 16,300
+    items and at float32 with 26,744 (ML-20M's size), while one thread and smaller matrices are
+    fine. It is a crash of the whole run, not an error, so no size can be trusted with threads.
     """
     from scipy.linalg import get_lapack_funcs
+    from threadpoolctl import threadpool_limits
 
     # LAPACK works in place on Fortran-ordered memory; a symmetric matrix is its own transpose, so
     # a C-ordered one is passed as its (Fortran-ordered) transpose.
     column_major = matrix if matrix.flags.f_contiguous else matrix.T
     potrf, potri = get_lapack_funcs(("potrf", "potri"), (column_major,))  # d- or s- by the dtype
-    factor, info = potrf(column_major, lower=False, clean=False, overwrite_a=True)
-    if info == 0:
-        factor, info = potri(factor, lower=False, overwrite_c=True)
+    with threadpool_limits(limits=1, user_api="blas"):
+        factor, info = potrf(column_major, lower=False, clean=False, overwrite_a=True)
+        if info == 0:
+            factor, info = potri(factor, lower=False, overwrite_c=True)
     if info != 0:
         raise RecbenchError(f"EASE: X^T X + l2 I is not positive definite (LAPACK info {info}); "
                             "raise model.l2")

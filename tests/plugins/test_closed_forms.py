@@ -74,6 +74,33 @@ def test_spd_inverse_is_made_in_the_matrix_own_memory(order):
     np.testing.assert_allclose(single, expected, rtol=1e-4, atol=1e-6)
 
 
+def test_spd_inverse_runs_lapack_on_one_blas_thread(monkeypatch):
+    # scipy's OpenBLAS crashes the process in its threaded potrf at ML-20M's size (see the
+    # docstring); reproducing that takes gigabytes, so this checks the guard: what BLAS threads
+    # LAPACK sees while it works, with the run allowing two.
+    import scipy.linalg
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    real = scipy.linalg.get_lapack_funcs
+    seen = []
+
+    def recording(names, arrays):
+        def wrap(function):
+            def call(*args, **kwargs):
+                seen.append({pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"})
+                return function(*args, **kwargs)
+            return call
+        return tuple(wrap(function) for function in real(names, arrays))
+
+    monkeypatch.setattr(scipy.linalg, "get_lapack_funcs", recording)
+    gram = np.array(np.eye(6) * 3.0 + 1.0)
+    with threadpool_limits(limits=2, user_api="blas"):
+        spd_inverse_in_place(gram)
+        assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} == {2}
+    assert seen == [{1}, {1}]  # potrf and potri
+    np.testing.assert_allclose(gram, np.linalg.inv(np.eye(6) * 3.0 + 1.0), rtol=1e-10)
+
+
 def test_ease_warns_when_the_inverse_does_not_fit():
     model = EASE(40, 15, l2=7.0, memory_limit_gb=1e-9)
     with pytest.warns(ResourceWarning, match="EASE needs about") as caught:
