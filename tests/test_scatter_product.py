@@ -72,6 +72,13 @@ def test_scipy_view_of_a_torch_csr_shares_its_memory():
         assert np.shares_memory(part, tensor.numpy()) and part.dtype == tensor.numpy().dtype
 
 
+def assert_same_csr(rows, expected):
+    np.testing.assert_array_equal(rows.indptr, expected.indptr)
+    np.testing.assert_array_equal(rows.indices, expected.indices)
+    np.testing.assert_array_equal(rows.data, expected.data)
+    assert rows.shape == expected.shape
+
+
 def test_sparse_rows_of_a_dense_batch_equal_scipy_rows():
     from recbench.linalg.sparse import sparse_rows
 
@@ -79,12 +86,7 @@ def test_sparse_rows_of_a_dense_batch_equal_scipy_rows():
     dense[0, [1, 6]] = [1.0, 2.5]
     dense[3, 0] = 4.0  # rows 1, 2 and 4 stay empty
     dense[4, 6] = -1.0
-    rows = sparse_rows(torch.from_numpy(dense))
-    expected = sp.csr_matrix(dense)
-    np.testing.assert_array_equal(rows.indptr, expected.indptr)
-    np.testing.assert_array_equal(rows.indices, expected.indices)
-    np.testing.assert_array_equal(rows.data, expected.data)
-    assert rows.shape == (5, 7)
+    assert_same_csr(sparse_rows(torch.from_numpy(dense)), sp.csr_matrix(dense))
 
 
 def test_sparse_rows_of_a_coo_batch_equal_those_of_the_dense_batch():
@@ -95,12 +97,7 @@ def test_sparse_rows_of_a_coo_batch_equal_those_of_the_dense_batch():
     dense[3, 0] = 4.0  # rows 1, 2 and 4 stay empty; the last row is empty too
     unsorted = torch.sparse_coo_tensor(torch.tensor([[3, 0, 0], [0, 6, 1]]), torch.tensor([4.0, 2.5, 1.0]), (5, 7))
     for batch in (torch.from_numpy(dense).to_sparse(), unsorted):
-        rows = sparse_rows(batch)
-        expected = sp.csr_matrix(dense)
-        np.testing.assert_array_equal(rows.indptr, expected.indptr)
-        np.testing.assert_array_equal(rows.indices, expected.indices)
-        np.testing.assert_array_equal(rows.data, expected.data)
-        assert rows.shape == (5, 7)
+        assert_same_csr(sparse_rows(batch), sp.csr_matrix(dense))
 
 
 def test_row_stats_of_a_coo_batch_equal_those_of_the_dense_batch():
